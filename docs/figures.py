@@ -1,0 +1,114 @@
+"""Make the README's figures from the library itself.  Run:  python docs/figures.py
+
+Needs the dev extra (matplotlib). Every picture of filters here is filterviz's own output.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+import filterviz
+
+HERE = Path(__file__).parent / "images"
+
+
+def _table(ax, values, labels, title, highlight=None):
+    ax.imshow(values, cmap="RdBu_r", vmin=-1, vmax=1)
+    for (r, c), text in np.ndenumerate(labels):
+        ax.text(c, r, text, ha="center", va="center", fontsize=7)
+    if highlight is not None:
+        ax.add_patch(
+            plt.Rectangle((highlight - 0.5, -0.5), 1, values.shape[0], fill=False, lw=2.5, ec="black")
+        )
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=9)
+
+
+def mapping_figure(path: Path) -> None:
+    """How W (m inputs x n units) and a Conv2D kernel become tiles."""
+    rng = np.random.default_rng(3)
+    h, w, n = 3, 4, 6
+    weights = np.tanh(rng.standard_normal((h * w, n)))
+    fig = plt.figure(figsize=(10, 6.2))
+    grid_spec = fig.add_gridspec(2, 3, width_ratios=[1.4, 1.2, 1.4], hspace=0.45, wspace=0.35)
+
+    ax = fig.add_subplot(grid_spec[0, 0])
+    labels = np.array([[f"{k}" for _ in range(n)] for k in range(h * w)])
+    _table(
+        ax,
+        weights,
+        labels,
+        f"Dense kernel W: {h * w} inputs x {n} units\n(row k = input pixel k)",
+        highlight=4,
+    )
+    ax.set_xlabel("unit i = 0 .. 5", fontsize=8)
+
+    ax = fig.add_subplot(grid_spec[0, 1])
+    column = weights[:, 4].reshape(h, w)
+    coords = np.array([[f"k={y * w + x}\n({y},{x})" for x in range(w)] for y in range(h)])
+    _table(ax, column, coords, "column i = 4, reshaped to the\n3 x 4 input image: k = y*W + x")
+
+    ax = fig.add_subplot(grid_spec[0, 2])
+    tiles = filterviz.kernel_grid(
+        weights, tile_shape=(h, w, 1), normalize="symmetric", cmap="diverging", scale=12
+    )
+    ax.imshow(tiles)
+    ax.set_title(
+        "kernel_grid(W, tile_shape=(3, 4, 1)): tile i at\nrow i // 3, column i % 3 (tile 4: centre)",
+        fontsize=9,
+    )
+    ax.axis("off")
+
+    ax = fig.add_subplot(grid_spec[1, 0])
+    ax.axis("off")
+    ax.text(
+        0,
+        0.5,
+        "An (H, W, C) image is flattened by Keras as\n"
+        "k = (y * W + x) * C + c (also with\n"
+        "Flatten(data_format='channels_first')).\n\n"
+        "Data flattened channels-first outside\n"
+        "the model: flatten_order='chw',\n"
+        "k = (c * H + y) * W + x.\n\n"
+        "No image behind the layer: the most\n"
+        "nearly square gray h x w = m tile.",
+        fontsize=8.5,
+        va="center",
+    )
+
+    kernel = np.tanh(rng.standard_normal((5, 5, 3, 8)))
+    ax = fig.add_subplot(grid_spec[1, 1])
+    ax.imshow(filterviz.kernel_grid(kernel, scale=8))
+    ax.set_title(
+        "Conv2D kernel (kh, kw, in, filters) = (5, 5, 3, 8):\ntile i = kernel[:, :, :, i], RGB as is",
+        fontsize=9,
+    )
+    ax.axis("off")
+
+    ax = fig.add_subplot(grid_spec[1, 2])
+    ax.imshow(filterviz.kernel_grid(np.tanh(rng.standard_normal((5, 5, 4, 3))), scale=6))
+    ax.set_title(
+        "in_channels other than 1 or 3 (here 4):\none row per filter, one column per channel", fontsize=9
+    )
+    ax.axis("off")
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def main() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    HERE.mkdir(parents=True, exist_ok=True)
+    mapping_figure(HERE / "kernel-to-tiles.png")
+    print("wrote", *sorted(p.name for p in HERE.glob("*.png")))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""filterviz: watch a Keras model's first-layer filters learn.
+
+    import filterviz
+    img = filterviz.render(model)                   # the first Dense/Conv2D layer as one uint8 grid
+    filterviz.save_png(model, "filters.png")
+    img = filterviz.kernel_grid(kernel, tile_shape=(28, 28, 1))   # any kernel in Keras layout
+    model.fit(x, y, callbacks=[filterviz.FilterLogger("logs/run1")])
+
+Keras is imported only when a name that needs it is first used, so `kernel_grid` and the command
+line start quickly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from filterviz.options import RenderOptions
+from filterviz.renderer import FilterVizWarning, kernel_grid, render, save_png
+
+if TYPE_CHECKING:
+    from filterviz.callback import FilterLogger
+
+__version__ = "0.1.0"
+__all__ = ["FilterLogger", "FilterVizWarning", "RenderOptions", "kernel_grid", "render", "save_png"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FilterLogger":  # subclasses keras.callbacks.Callback: importing it imports Keras
+        from filterviz.callback import FilterLogger
+
+        return FilterLogger
+    raise AttributeError(f"module 'filterviz' has no attribute {name!r}")

@@ -1,0 +1,188 @@
+"""A Keras model -> which layer to draw, its kernel, and the image shape behind a Dense layer.
+
+Keras only: no pixels here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+SUPPORTED = (keras.layers.Dense, keras.layers.Conv2D)
+SUPPORTED_NAMES = "Dense or Conv2D"
+
+# Attributes by which Keras layers hold a learned input transform. A layer with none of them
+# (InputLayer, Rescaling, Normalization, Dropout, pooling, reshaping, ...) is passed over.
+_KERNEL_ATTRIBUTES = ("kernel", "depthwise_kernel", "embeddings", "cell", "layer")
+
+
+@dataclass(frozen=True)
+class Found:
+    """The layer to draw and the chain of models it sits in, outermost first (the model itself excluded)."""
+
+    layer: keras.layers.Layer
+    containers: tuple[keras.Model, ...]
+
+    @property
+    def path(self) -> str:
+        return "/".join([*(m.name for m in self.containers), self.layer.name])
+
+
+def find_layer(model: keras.Model, layer: str | keras.layers.Layer | None = None) -> Found:
+    """The first Dense or Conv2D layer in data-flow order, or the one named or given.
+
+    Nested models (a Sequential inside a Functional model, a backbone) are searched too, and a name may
+    be a path such as "backbone/conv1". Raises ValueError naming the problem and the fix.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            f"Expected a keras.Model, got {type(model).__name__}. For a bare kernel array use "
+            "filterviz.kernel_grid(kernel)."
+        )
+    if not model.built:
+        raise ValueError(
+            f"Model {model.name!r} is not built yet, so its layers have no weights. Build it first: "
+            "start it with keras.Input(shape), call it on a batch, or call model.build(input_shape)."
+        )
+    if layer is None:
+        return _first_kernel_layer(model)
+    if isinstance(layer, keras.layers.Layer):
+        for found in _walk(model):
+            if found.layer is layer:
+                return _check_supported(found)
+        return _check_supported(Found(layer, ()))
+    if isinstance(layer, str):
+        matches = [f for f in _walk(model) if layer in (f.layer.name, f.path)]
+        if len(matches) > 1:
+            raise ValueError(
+                f"More than one layer is named {layer!r}: {', '.join(f.path for f in matches)}. "
+                "Pass the path of the one you mean."
+            )
+        if not matches:
+            raise ValueError(
+                f"Model {model.name!r} has no layer named {layer!r}. Layers with kernels: "
+                f"{_listing(f for f in _walk(model) if _has_kernel(f.layer))}."
+            )
+        return _check_supported(matches[0])
+    raise TypeError(f"layer must be a layer name, a Keras layer or None, not {type(layer).__name__}.")
+
+
+def kernel_array(layer: keras.layers.Layer) -> np.ndarray:
+    """The layer's kernel as a numpy array in its own dtype (bfloat16 included: normalizing casts it)."""
+    return np.asarray(layer.kernel.numpy())  # Keras variables convert on every backend
+
+
+def infer_tile_shape(found: Found) -> tuple[tuple[int, int, int], str] | None:
+    """((H, W, C), flatten order) of the image behind a Dense layer's inputs, or None if there is none.
+
+    Walks back from the layer's input through layers without kernels to a model input. The Flatten or
+    Reshape closest to the layer gives the shape and order: Keras' Flatten always yields (H, W, C)
+    order (it moves channels last first under data_format="channels_first"); a Reshape keeps memory
+    order, read as keras.config.image_data_format() says. A learned layer on the way, a merge of several
+    tensors, or no Flatten/Reshape at all means there is no image: None.
+    """
+    layer = found.layer
+    if not isinstance(layer, keras.layers.Dense) or not layer._inbound_nodes:
+        return None  # a subclassed model keeps no graph to walk
+    tensor = layer._inbound_nodes[0].input_tensors[0]
+    if len(tensor.shape) != 2:
+        return None
+    inputs = layer.kernel.shape[0]
+    # How each enclosing model was called in its parent (None: never called symbolically).
+    calls = [(m, m._inbound_nodes[0] if m._inbound_nodes else None) for m in found.containers]
+    image = None
+    while True:
+        operation, node_index, tensor_index = tensor._keras_history
+        if isinstance(operation, keras.layers.InputLayer):
+            if not calls or calls[-1][1] is None:
+                break  # the model's own input
+            # The input of a nested model: continue from the tensor that fed it in its parent.
+            model, call = calls.pop()
+            position = next(i for i, t in enumerate(model.inputs) if t is tensor)
+            tensor = keras.tree.flatten(call.input_tensors)[position]
+            continue
+        node = operation._inbound_nodes[node_index]
+        if isinstance(operation, keras.Model):  # a nested model made this tensor: walk inside it
+            calls.append((operation, node))
+            tensor = operation.outputs[tensor_index]
+            continue
+        if _has_kernel(operation) or len(node.input_tensors) != 1:
+            return None
+        source = node.input_tensors[0]
+        if image is None and isinstance(operation, keras.layers.Flatten | keras.layers.Reshape):
+            image = _flattened_image(operation, tuple(source.shape[1:]))
+        tensor = source
+    if image is None or math.prod(image[0]) != inputs:
+        return None
+    return image
+
+
+def _flattened_image(operation, shape: tuple) -> tuple[tuple[int, int, int], str] | None:
+    if any(d is None for d in shape) or len(shape) not in (2, 3):
+        return None
+    if len(shape) == 2:  # a gray image without a channel axis, such as MNIST's (28, 28)
+        return (shape[0], shape[1], 1), "hwc"
+    if isinstance(operation, keras.layers.Flatten):
+        if operation.data_format == "channels_first":
+            return (shape[1], shape[2], shape[0]), "hwc"
+        return (shape[0], shape[1], shape[2]), "hwc"
+    if keras.config.image_data_format() == "channels_first":
+        return (shape[1], shape[2], shape[0]), "chw"
+    return (shape[0], shape[1], shape[2]), "hwc"
+
+
+def _walk(model: keras.Model, containers: tuple[keras.Model, ...] = ()) -> Iterator[Found]:
+    """Every layer in data-flow order (Keras keeps functional layers topologically sorted), nested
+    models entered where they stand. Subclassed models list layers in the order they were assigned."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _walk(layer, (*containers, layer))
+        else:
+            yield Found(layer, containers)
+
+
+def _first_kernel_layer(model: keras.Model) -> Found:
+    seen = []
+    for found in _walk(model):
+        if _has_kernel(found.layer):
+            return _check_supported(found)
+        seen.append(found)
+    raise ValueError(
+        f"Model {model.name!r} has no {SUPPORTED_NAMES} layer; it has "
+        f"{_listing(seen) or 'no layers'}. filterviz draws the kernels of Dense and Conv2D layers."
+    )
+
+
+def _check_supported(found: Found) -> Found:
+    layer = found.layer
+    if not isinstance(layer, SUPPORTED):
+        raise ValueError(
+            f"Layer {found.path!r} is a {type(layer).__name__}; filterviz draws {SUPPORTED_NAMES} kernels. "
+            "Pass layer=<name> to pick a Dense or Conv2D layer."
+        )
+    if not layer.built:
+        raise ValueError(
+            f"Layer {found.path!r} is not built yet, so it has no kernel. Build the model first: "
+            "call it on a batch, or call model.build(input_shape)."
+        )
+    return found
+
+
+def _has_kernel(layer: keras.layers.Layer) -> bool:
+    for attribute in _KERNEL_ATTRIBUTES:
+        try:
+            if getattr(layer, attribute, None) is not None:
+                return True
+        except Exception:  # a property that needs the layer built, for example
+            return True
+    return False
+
+
+def _listing(found: Iterator[Found] | list[Found], limit: int = 12) -> str:
+    items = [f"{f.path} ({type(f.layer).__name__})" for f in found]
+    more = f", and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more

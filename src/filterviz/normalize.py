@@ -1,0 +1,150 @@
+"""Tile values -> gray levels 0..255.  numpy only.
+
+Every mode maps a weight w to v in [0, 1] and then to the gray level floor(v * 255 + 0.5), that is
+v * 255 rounded half up:
+
+* "per_tile":  v = (w - min) / (max - min) over the tile's own values (all pixels and channels).
+               Every tile at full contrast; magnitudes are hidden.
+* "global":    the same with one min and max over all tiles drawn. Magnitudes compare across tiles.
+* "symmetric": v = 1/2 + w / (2 M) with M = max |w| over all tiles drawn: 0 is mid-gray (128),
+               -M black, +M white. Sign and magnitude are readable.
+
+`clip_percentile=p` first narrows the range to percentiles of the same scope, so that one outlier
+does not wash out the rest: to [P(100 - p), P(p)] of the values, or for "symmetric" M = P(p) of |w|
+(numpy's default linear interpolation). Values beyond are drawn as black or white.
+
+A constant tile (max == min, or M == 0) is mid-gray, never NaN. NaN and +-Inf weights are left out of
+every min, max and percentile and reported in a mask, so the grid can draw them in a marker colour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MID_GRAY = 128  # floor(0.5 * 255 + 0.5): where constant tiles and, in "symmetric", zero land
+
+# Values are mapped in blocks of about this many, so that the float64 temporaries stay in cache.
+_BLOCK_VALUES = 1 << 16
+
+
+@dataclass(frozen=True)
+class Levels:
+    """Gray levels of the tiles, one row per tile (the transpose of the values' layout)."""
+
+    levels: np.ndarray  # uint8 (tiles, values per tile)
+    nonfinite: np.ndarray | None  # bool, same shape: NaN and +-Inf weights; None when there are none
+    low: float  # smallest finite weight drawn (nan when there is none)
+    high: float  # largest finite weight drawn
+
+
+@dataclass(frozen=True)
+class _Mapping:
+    """v = (w - offset) / span, or for "symmetric" v = 1/2 + w / span (span = 2M); level = v * 255 + 0.5."""
+
+    offset: np.ndarray | None  # (tiles,) float64, or 0-d when one scope covers all tiles; None: symmetric
+    span: np.ndarray
+    constant: np.ndarray  # bool: scopes with nothing to spread, drawn mid-gray
+
+
+def normalize(values: np.ndarray, mode: str, clip_percentile: float | None = None) -> Levels:
+    """Map `values` of shape (values per tile, tiles), one column per tile, to uint8 gray levels.
+
+    The levels come back one row per tile, ready to be reshaped into tile images.
+    """
+    values = as_float(values)
+    low, high = values.min(axis=0), values.max(axis=0)  # NaN propagates: a cheap finiteness test
+    nonfinite = None
+    if not (np.isfinite(low).all() and np.isfinite(high).all()):
+        nonfinite = ~np.isfinite(values)
+        values = np.where(nonfinite, np.nan, values)
+        low, high = np.fmin.reduce(values, axis=0), np.fmax.reduce(values, axis=0)  # ignore NaN
+    # A tile with no finite value at all is mid-gray (and drawn in the marker colour anyway).
+    finite_low, finite_high = float(np.fmin.reduce(low)), float(np.fmax.reduce(high))
+    low, high = low.astype(np.float64), high.astype(np.float64)
+    if nonfinite is not None:
+        low, high = np.nan_to_num(low), np.nan_to_num(high)
+    mapping = _mapping(values, low, high, mode, clip_percentile, nonfinite is not None)
+    # Without clipping or NaN every value lies in its scope's range: levels land in 0.5 .. 255.5
+    # and need no clip before the cast.
+    bounded = clip_percentile is None and nonfinite is None
+    levels = _apply(values, mapping, bounded=bounded)
+    return Levels(levels, None if nonfinite is None else nonfinite.T, finite_low, finite_high)
+
+
+def _apply(values: np.ndarray, mapping: _Mapping, *, bounded: bool) -> np.ndarray:
+    """The mapping, block by block of tiles, written one row per tile.
+
+    The operations are the documented formula's, in its order, in float64: the levels are bit for bit
+    what the formula gives (multiplying by a precomputed 255 / span instead moves exact ties).
+    """
+    per_tile, tiles = values.shape
+    levels = np.empty((tiles, per_tile), np.uint8)
+    block = max(1, min(tiles, _BLOCK_VALUES // per_tile))
+    work = np.empty((per_tile, block), np.float64)
+    out = np.empty((per_tile, block), np.uint8)
+    constant = mapping.constant.any()
+    span = np.where(mapping.constant, 1.0, mapping.span) if constant else mapping.span
+    offset = mapping.offset
+
+    def part(array, start, stop):  # one scope for all tiles (0-d), or one per tile
+        return array if array.ndim == 0 else array[start:stop]
+
+    for start in range(0, tiles, block):
+        stop = min(tiles, start + block)
+        w, o = work[:, : stop - start], out[:, : stop - start]
+        if offset is None:
+            np.divide(values[:, start:stop], part(span, start, stop), out=w)
+            w += 0.5
+        else:
+            np.subtract(values[:, start:stop], part(offset, start, stop), out=w)
+            w /= part(span, start, stop)
+        w *= 255.0
+        w += 0.5
+        if bounded:
+            np.copyto(o, w, casting="unsafe")  # 0.5 <= w < 256: the cast floors
+        else:
+            np.nan_to_num(w, copy=False, nan=0.0)  # NaN: any level, the marker colour covers it
+            np.clip(w, 0, 255, out=o, casting="unsafe")
+        levels[start:stop] = o.T
+    if constant:
+        levels[np.broadcast_to(mapping.constant, (tiles,))] = MID_GRAY
+    return levels
+
+
+def as_float(values: np.ndarray) -> np.ndarray:
+    """Float16/32/64 stay as they are; anything else (bfloat16, integers) becomes float32."""
+    values = np.asarray(values)
+    if values.dtype in (np.float16, np.float32, np.float64):
+        return values
+    return values.astype(np.float32)
+
+
+def _mapping(
+    values: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    mode: str,
+    clip_percentile: float | None,
+    has_nan: bool,
+) -> _Mapping:
+    if clip_percentile is not None:
+        percentile = np.nanpercentile if has_nan else np.percentile
+        values = values.astype(np.float64)  # a copy, in float64 like the levels
+    if mode == "symmetric":
+        magnitude = max(np.abs(low).max(), np.abs(high).max())
+        if clip_percentile is not None:
+            magnitude = percentile(np.abs(values, out=values), clip_percentile, overwrite_input=True)
+        offset, span = None, np.float64(2 * magnitude)
+    else:
+        if mode == "global":
+            low, high = low.min(), high.max()
+        elif mode != "per_tile":
+            raise ValueError(f"unknown normalize mode {mode!r}")
+        if clip_percentile is not None:
+            scope = {"axis": 0} if mode == "per_tile" else {"overwrite_input": True}
+            low, high = percentile(values, [100 - clip_percentile, clip_percentile], **scope)
+        offset = np.asarray(low, dtype=np.float64)
+        span = np.asarray(high, dtype=np.float64) - offset
+    return _Mapping(offset, span, ~(np.isfinite(span) & (span > 0)))

@@ -1,0 +1,220 @@
+"""kernel -> tiles -> gray levels -> grid: the public `kernel_grid`, `render` and `save_png`.
+
+A `Renderer` holds everything that is fixed for one layer (tile layout, which tiles are drawn, the
+grid's shape), so that it is checked once, before training, and reused at every step.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from filterviz import colormaps
+from filterviz.grid import MARKER_COLOUR, MAX_GRID_PIXELS, GridPlan, compose_grid, plan_grid
+from filterviz.normalize import as_float, normalize
+from filterviz.options import RenderOptions
+from filterviz.tiles import TileLayout, tile_layout, tile_values, tiles_from_levels
+
+if TYPE_CHECKING:
+    import keras
+
+
+class FilterVizWarning(UserWarning):
+    """A picture was drawn, but not quite as asked: the message says what differs and why."""
+
+
+@dataclass(frozen=True)
+class Picture:
+    """One rendered grid and what it shows."""
+
+    image: np.ndarray  # uint8, (H, W, 1) or (H, W, 3)
+    low: float  # smallest finite weight drawn
+    high: float  # largest finite weight drawn
+    nonfinite: int  # NaN and +-Inf weights among those drawn
+
+
+class Renderer:
+    """Draws kernels of one shape with one set of options.
+
+    Args:
+        kernel_shape: the kernel's shape in Keras layout, (inputs, units) or (kh, kw, in, filters).
+        options: the rendering options.
+        inferred_tile_shape: ((H, W, C), order) of the image behind a Dense layer, used when
+            options.tile_shape is not given.
+        name: what the pictures are of, for captions and warnings.
+    """
+
+    def __init__(
+        self,
+        kernel_shape: tuple[int, ...],
+        options: RenderOptions,
+        *,
+        inferred_tile_shape: tuple[tuple[int, int, int], str] | None = None,
+        name: str = "kernel",
+    ) -> None:
+        self.kernel_shape = tuple(int(d) for d in kernel_shape)
+        self.options = options
+        self.name = name
+        tile_shape, order, source = options.tile_shape, options.flatten_order, None
+        if tile_shape is None and inferred_tile_shape is not None:
+            (tile_shape, order), source = inferred_tile_shape, "model"
+        self.layout: TileLayout = tile_layout(
+            self.kernel_shape,
+            tile_shape=tile_shape,
+            flatten_order=order,
+            bgr=options.bgr,
+            shape_source=source,
+        )
+        self.lut = colormaps.lookup_table(options.cmap)
+        if self.lut is not None and self.layout.tile_channels == 3:
+            raise ValueError(
+                f"cmap={options.cmap!r} colours single-channel tiles, but {name}'s tiles are RGB "
+                f"{self.layout.image_shape}. Leave cmap unset for RGB filters."
+            )
+        layout = self.layout
+        self.plan: GridPlan = plan_grid(
+            layout.units,
+            layout.tiles_per_unit,
+            layout.tile_size,
+            ncols=options.ncols,
+            padding=options.padding,
+            scale=options.scale,
+            max_tiles=options.max_tiles,
+        )
+        if self.plan.shrunk_to_fit:
+            warnings.warn(
+                f"{name}: drawing the first {self.plan.tiles} of {layout.units * layout.tiles_per_unit} "
+                f"tiles so that the grid stays within {MAX_GRID_PIXELS:,} pixels; set max_tiles to choose "
+                "fewer yourself.",
+                FilterVizWarning,
+                stacklevel=2,
+            )
+
+    def draw(self, kernel: np.ndarray) -> Picture:
+        """Render `kernel`, which must have the shape this renderer was made for."""
+        kernel = as_float(kernel)
+        if kernel.shape != self.kernel_shape:
+            raise ValueError(
+                f"{self.name}: expected a kernel of shape {self.kernel_shape}, got {kernel.shape}."
+            )
+        plan, layout = self.plan, self.layout
+        values = tile_values(kernel, layout, plan.units, plan.tiles_per_unit)
+        levels = normalize(values, self.options.normalize, self.options.clip_percentile)
+        tiles = tiles_from_levels(levels.levels, layout, plan.units, plan.tiles_per_unit)
+        marker, nonfinite = None, 0
+        if levels.nonfinite is not None:
+            nonfinite = int(levels.nonfinite.sum())
+            marker = tiles_from_levels(levels.nonfinite, layout, plan.units, plan.tiles_per_unit).any(-1)
+            warnings.warn(
+                f"{self.name} has NaN or Inf weights; they are drawn in magenta {MARKER_COLOUR}. "
+                "Training has probably diverged: try a lower learning rate.",
+                FilterVizWarning,
+                stacklevel=2,
+            )
+        image = compose_grid(tiles, plan, lut=self.lut, marker=marker)
+        return Picture(image, levels.low, levels.high, nonfinite)
+
+    def describe(self, picture: Picture) -> str:
+        """One line for captions: what is drawn, how, and the weights' range."""
+        layout, plan, options = self.layout, self.plan, self.options
+        h, w, c = layout.image_shape
+        shown = f"{plan.units} of {layout.units}" if plan.units < layout.units else f"{layout.units}"
+        what = "filters" if layout.kind == "conv2d" else "units"
+        parts = [
+            f"{self.name}: kernel {self.kernel_shape}, {shown} {what} as {h}x{w}x{c} tiles",
+            f"normalize={options.normalize}"
+            + (f" clip_percentile={options.clip_percentile:g}" if options.clip_percentile else ""),
+            f"weights in [{picture.low:.4g}, {picture.high:.4g}]",
+        ]
+        if layout.per_channel:
+            parts.insert(1, "one row per unit, one column per input channel")
+        if layout.shape_source == "flat":
+            parts.insert(1, "flat input (pass tile_shape=(H, W, C) if it is an image)")
+        if picture.nonfinite:
+            parts.append(f"{picture.nonfinite} NaN/Inf weights in magenta")
+        return "; ".join(parts)
+
+
+def kernel_grid(kernel: np.ndarray, **options: Any) -> np.ndarray:
+    """Draw any kernel in Keras layout as one grid image, no model needed.
+
+    Args:
+        kernel: a Dense kernel (inputs, units) or a Conv2D kernel (kh, kw, in_channels, filters).
+        **options: rendering options (see `filterviz.RenderOptions`): normalize, clip_percentile, cmap,
+            ncols, padding, scale, max_tiles, tile_shape, flatten_order, bgr.
+
+    Returns:
+        uint8 array (H, W, 1) when all gray, else (H, W, 3).
+
+    Example:
+        >>> import numpy as np, filterviz
+        >>> filterviz.kernel_grid(np.random.randn(784, 16), tile_shape=(28, 28, 1)).shape
+        (117, 117, 3)
+    """
+    kernel = np.asarray(kernel)
+    renderer = Renderer(kernel.shape, RenderOptions.from_kwargs(**options))
+    return renderer.draw(kernel).image
+
+
+def renderer_for(
+    model: keras.Model, layer: str | keras.layers.Layer | None, options: RenderOptions
+) -> tuple[Renderer, keras.layers.Layer]:
+    """The layer to draw in `model` and a renderer checked against it. Raises ValueError early."""
+    from filterviz import layers  # Keras is imported only when a model is drawn
+
+    found = layers.find_layer(model, layer)
+    renderer = Renderer(
+        tuple(found.layer.kernel.shape),
+        options,
+        inferred_tile_shape=layers.infer_tile_shape(found),
+        name=f"layer {found.path!r}",
+    )
+    return renderer, found.layer
+
+
+def render(model: keras.Model, layer: str | keras.layers.Layer | None = None, **options: Any) -> np.ndarray:
+    """Draw a model's first Dense or Conv2D layer (or `layer`) as one grid image.
+
+    Args:
+        model: a built Keras model.
+        layer: None for the first Dense or Conv2D layer in data-flow order (nested models included),
+            or a layer name, path ("backbone/conv1") or layer object.
+        **options: rendering options, as for `kernel_grid`.
+
+    Returns:
+        uint8 array (H, W, 1) when all gray, else (H, W, 3).
+
+    Example:
+        >>> import keras, filterviz
+        >>> model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(4)])
+        >>> filterviz.render(model, scale=1).shape
+        (19, 19, 3)
+    """
+    from filterviz import layers
+
+    renderer, found = renderer_for(model, layer, RenderOptions.from_kwargs(**options))
+    return renderer.draw(layers.kernel_array(found)).image
+
+
+def save_png(
+    model: keras.Model,
+    path: str | os.PathLike[str],
+    layer: str | keras.layers.Layer | None = None,
+    **options: Any,
+) -> Path:
+    """Render like `render` and write the grid to `path` as a PNG. Returns the path.
+
+    Example:
+        >>> import keras, filterviz
+        >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(8, 3)])
+        >>> filterviz.save_png(model, "filters.png").name
+        'filters.png'
+    """
+    from filterviz.writers.png import write_png
+
+    return write_png(render(model, layer, **options), path)

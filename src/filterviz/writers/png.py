@@ -1,0 +1,54 @@
+"""Grid image -> PNG bytes and files, with Pillow."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+# zlib level 1: filter grids are noisy and barely compress further at higher levels, while
+# encoding is most of the cost of logging a grid (see benchmarks/render.py).
+COMPRESS_LEVEL = 1
+
+
+def to_pil(image: np.ndarray) -> Image.Image:
+    """A uint8 (H, W, 1) or (H, W, 3) grid as a Pillow image ("L" or "RGB")."""
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (1, 3):
+        raise ValueError(f"expected a uint8 (H, W, 1) or (H, W, 3) image, got {image.dtype} {image.shape}")
+    return Image.fromarray(image[..., 0] if image.shape[2] == 1 else image)
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """The grid as PNG bytes (lossless)."""
+    buffer = io.BytesIO()
+    to_pil(image).save(buffer, format="PNG", compress_level=COMPRESS_LEVEL)
+    return buffer.getvalue()
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """PNG bytes -> uint8 (H, W, 1) or (H, W, 3), the inverse of `encode_png`."""
+    with Image.open(io.BytesIO(data)) as png:
+        array = np.asarray(png.convert("L" if png.mode in ("L", "1", "I", "I;16") else "RGB"))
+    return array[..., None] if array.ndim == 2 else array
+
+
+def write_png(image: np.ndarray, path: str | os.PathLike[str]) -> Path:
+    """Write the grid to `path` as a PNG, atomically: a reader never sees half a file."""
+    return write_atomic(Path(path), encode_png(image))
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,90 @@
+"""The rendering options: defaults, validation at construction, helpful errors."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from filterviz import RenderOptions, kernel_grid
+from filterviz.colormaps import lookup_table
+from filterviz.options import option_names
+
+PROMISED = [
+    "normalize",
+    "clip_percentile",
+    "cmap",
+    "ncols",
+    "padding",
+    "scale",
+    "max_tiles",
+    "tile_shape",
+    "flatten_order",
+    "bgr",
+]
+
+
+def test_the_promised_option_names_and_defaults():
+    assert option_names() == PROMISED
+    defaults = {f.name: f.default for f in dataclasses.fields(RenderOptions)}
+    assert defaults == {
+        "normalize": "per_tile",
+        "clip_percentile": None,
+        "cmap": None,
+        "ncols": None,
+        "padding": 1,
+        "scale": None,
+        "max_tiles": None,
+        "tile_shape": None,
+        "flatten_order": "hwc",
+        "bgr": False,
+    }
+    assert all(f.metadata["help"] for f in dataclasses.fields(RenderOptions))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"normalize": "minmax"}, "normalize='minmax' is not a normalize mode"),
+        ({"clip_percentile": 40}, "clip_percentile=40 must be a number with 50 < p <= 100"),
+        ({"clip_percentile": "99"}, "clip_percentile='99'"),
+        ({"ncols": 0}, "ncols=0 must be an integer >= 1 or None"),
+        ({"padding": -1}, "padding=-1 must be an integer >= 0"),
+        ({"scale": 1.5}, "scale=1.5 must be an integer >= 1"),
+        ({"max_tiles": 0}, "max_tiles=0"),
+        ({"tile_shape": (28, 28, 0)}, "tile_shape=.* must be \\(height, width, channels\\)"),
+        ({"tile_shape": 784}, "tile_shape=784"),
+        ({"flatten_order": "whc"}, "flatten_order='whc' must be 'hwc'"),
+        ({"flatten_order": "chw"}, "give the image shape too"),
+        ({"bgr": "yes"}, "bgr='yes' must be True or False"),
+        ({"cmap": "no-such-map"}, "cmap='no-such-map' is not a colormap"),
+    ],
+)
+def test_bad_values_fail_at_construction_with_the_fix(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        RenderOptions(**kwargs)
+
+
+def test_unknown_option_names_suggest_the_closest():
+    with pytest.raises(TypeError, match="'colormap' is not a rendering option"):
+        kernel_grid(np.zeros((4, 4)), colormap="gray")
+    with pytest.raises(TypeError, match="Did you mean 'ncols'"):
+        RenderOptions.from_kwargs(ncol=3)
+
+
+def test_tile_shape_of_two_dims_means_one_channel():
+    assert RenderOptions(tile_shape=(28, 28)).tile_shape == (28, 28, 1)
+    assert RenderOptions(tile_shape=[np.int64(8), 8, 3]).tile_shape == (8, 8, 3)
+
+
+def test_gray_has_no_table_and_diverging_is_blue_white_red():
+    assert lookup_table(None) is None and lookup_table("gray") is None
+    table = lookup_table("diverging")
+    assert table.shape == (256, 3) and table.dtype == np.uint8
+    assert tuple(table[0]) == (0, 0, 255) and tuple(table[255]) == (255, 0, 0)
+    assert min(table[127]) >= 253 and min(table[128]) >= 253  # the middle, where 0 lands, is white
+
+
+def test_matplotlib_colormaps_by_name():
+    pytest.importorskip("matplotlib")
+    table = lookup_table("viridis")
+    assert table.shape == (256, 3) and tuple(table[0]) == (68, 1, 84)
