@@ -103,10 +103,25 @@ def mapping_figure(path: Path) -> None:
     plt.close(fig)
 
 
+def digits_filters(path: Path) -> None:
+    """The demo's model after training: the 16 units of its first Dense layer on the 8x8 digits."""
+    import keras
+
+    from filterviz import demo
+
+    keras.utils.set_random_seed(0)
+    images, labels = demo.load_digits_images()
+    model = demo.digits_mlp()
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+    model.fit(images, labels, epochs=40, batch_size=64, verbose=0)
+    filterviz.save_png(model, path, normalize="symmetric", cmap="diverging", scale=6)
+
+
 def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     HERE.mkdir(parents=True, exist_ok=True)
     mapping_figure(HERE / "kernel-to-tiles.png")
+    digits_filters(HERE / "digits-filters.png")
     print("wrote", *sorted(p.name for p in HERE.glob("*.png")))
 
 

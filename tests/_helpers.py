@@ -40,3 +40,18 @@ def padding_mask(image, rows, cols, tile_hw, scale=1, padding=1) -> np.ndarray:
 
 
 PAD = np.array(PADDING_COLOUR, np.uint8)
+
+
+def logged_images(run_dir, tag):
+    """[(step, image)] of every image event under `tag` in a TensorBoard run directory, read from disk."""
+    from tensorboard.backend.event_processing.event_accumulator import TENSORS, EventAccumulator
+
+    from filterviz.writers.png import decode_png
+
+    accumulator = EventAccumulator(str(run_dir), size_guidance={TENSORS: 0})  # 0: keep every event
+    accumulator.Reload()
+    return [(event.step, decode_png(event.tensor_proto.string_val[2])) for event in accumulator.Tensors(tag)]
+
+
+def logged_steps(run_dir, tag):
+    return [step for step, _ in logged_images(run_dir, tag)]

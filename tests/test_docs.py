@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 
 import filterviz
+import filterviz.callback
 import filterviz.renderer
 from filterviz import RenderOptions
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
 
 
-@pytest.mark.parametrize("module", [filterviz.renderer])
+@pytest.mark.parametrize("module", [filterviz.renderer, filterviz.callback])
 def test_docstring_examples_run(module, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

@@ -1,0 +1,181 @@
+"""FilterLogger: a Keras callback that logs the first layer's filter grid while the model trains."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from filterviz import layers
+from filterviz.options import RenderOptions
+from filterviz.renderer import FilterVizWarning, renderer_for
+from filterviz.schedule import Schedule
+from filterviz.writers import GridImage, safe_name
+from filterviz.writers.tensorboard import TensorBoardWriter
+
+RUN_NAME = "filters"  # the run directory inside log_dir: TensorBoard shows it as the run "filters"
+
+
+class FilterLogger(keras.callbacks.Callback):
+    """Logs a grid of a layer's filters to TensorBoard as the model trains.
+
+    Each logged step renders the layer's kernel with filterviz (one tile per unit or filter, see
+    `filterviz.render`) and writes it as an image summary under the tag `filters/<layer name>`, in its own
+    run directory `<log_dir>/filters`, so that `keras.callbacks.TensorBoard` can share the same log_dir.
+    TensorBoard's Images tab then shows one card per layer with a slider over the steps.
+
+    Steps: the initial weights at step 0 (`log_initial`), then the state after every `every_n_epochs`-th
+    epoch at step = epochs completed. With `every_n_steps`, step = batches completed (counted across epochs)
+    for every image, and images are logged every `every_n_steps` batches instead. The state at the end of
+    training is logged too, unless the schedule just logged it. Steps only grow: a second `fit()`, and a
+    training resumed with `initial_epoch` or a restored optimizer, continue the count.
+
+    The layer and the log directory are checked at the start of training, before the first batch. A write
+    that fails later (a full disk, say) never stops training: it is reported once with a FilterVizWarning,
+    and what was written before stays readable. The callback never changes weights or random state.
+
+    Tip: TensorBoard shows only 10 steps per image tag by default; start it with
+    `tensorboard --logdir LOG_DIR --samples_per_plugin images=100` to see them all.
+
+    Args:
+        log_dir: the TensorBoard log directory (the one you give `tensorboard --logdir`, or a run inside it).
+        wandb: also log to Weights & Biases (not available yet).
+        layer: None for the first Dense or Conv2D layer, or a layer name, path or object.
+        every_n_epochs: log after every N-th epoch.
+        every_n_steps: log every N batches instead, with the step counting batches.
+        log_initial: log the weights before training starts.
+        **options: rendering options, as for `filterviz.render`: normalize, clip_percentile, cmap, ncols,
+            padding, scale, max_tiles, tile_shape, flatten_order, bgr.
+
+    Example:
+        >>> import keras, numpy as np, filterviz
+        >>> model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(4)])
+        >>> model.compile("sgd", "mse")
+        >>> history = model.fit(np.zeros((8, 8, 8, 1)), np.zeros((8, 4)), epochs=2, verbose=0,
+        ...                     callbacks=[filterviz.FilterLogger("logs/example")])
+        >>> sorted(p.name for p in Path("logs/example").iterdir())
+        ['filters']
+    """
+
+    def __init__(
+        self,
+        log_dir: str | os.PathLike[str] | None = None,
+        *,
+        wandb: bool | Any = False,
+        layer: str | keras.layers.Layer | None = None,
+        every_n_epochs: int = 1,
+        every_n_steps: int | None = None,
+        log_initial: bool = True,
+        **options: Any,
+    ) -> None:
+        super().__init__()
+        if log_dir is None and wandb is False:
+            raise ValueError(
+                "FilterLogger has nowhere to write: give log_dir='logs/run1' for TensorBoard "
+                "(or wandb=True for Weights & Biases)."
+            )
+        if wandb is not False:
+            raise NotImplementedError("wandb=True is not available yet: use log_dir for TensorBoard.")
+        _check_count("every_n_epochs", every_n_epochs)
+        if every_n_steps is not None:
+            _check_count("every_n_steps", every_n_steps)
+        if not isinstance(log_initial, bool):
+            raise ValueError(f"log_initial={log_initial!r} must be True or False.")
+        self.log_dir = None if log_dir is None else Path(log_dir)
+        self.layer = layer
+        self.options = RenderOptions.from_kwargs(**options)
+        self.schedule = Schedule(every_n_epochs, every_n_steps, log_initial)
+        self._writers: list[TensorBoardWriter] = []
+        self._renderer = None
+        self._target = None
+        self._in_fit = False
+        self._last_batch = -1
+
+    # Keras hooks: each asks the schedule whether to log now, and at which step.
+
+    def on_train_begin(self, logs=None):
+        self._renderer, self._target = renderer_for(self.model, self.layer, self.options)
+        self._tag = f"filters/{safe_name(self._target.name)}"
+        self._writers = self._open_writers()
+        self._in_fit = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._in_fit:  # the first epoch of this fit(): Keras tells its index only now
+            self._in_fit = True
+            batches_before, epochs_before = self._trained_before(epoch)
+            self._log(self.schedule.fit_begins(epoch, batches_before, epochs_before))
+        self.schedule.epoch_begins()
+        self._last_batch = -1
+
+    # Batches are counted as they begin, not as they end: a callback that overrides on_train_batch_end
+    # makes Keras turn every batch's logs into Python numbers, waiting for each step to finish.
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.schedule.by_steps:
+            self._last_batch = batch
+            self._log(self.schedule.batch_begins(batch))
+
+    def on_epoch_end(self, epoch, logs=None):
+        batches = (self.params or {}).get("steps") or self._last_batch + 1
+        self._log(self.schedule.epoch_ends(epoch, batches))
+
+    def on_train_end(self, logs=None):
+        try:
+            self._log(self.schedule.fit_ends())
+        finally:
+            self._close_writers()
+
+    # The work, delegated: the renderer draws, the writers write.
+
+    def _log(self, step: int | None) -> None:
+        if step is None or not self._writers:
+            return
+        picture = self._renderer.draw(layers.kernel_array(self._target))
+        grid = GridImage(self._tag, step, self.schedule.axis, picture.image, self._renderer.describe(picture))
+        for writer in list(self._writers):
+            try:
+                writer.write(grid)
+            except Exception as error:  # never let logging stop training
+                self._writers.remove(writer)
+                warnings.warn(
+                    f"FilterLogger stopped writing to {writer.destination} after {type(error).__name__}: "
+                    f"{error}. Training goes on; the images written before are kept.",
+                    FilterVizWarning,
+                    stacklevel=2,
+                )
+
+    def _open_writers(self) -> list[TensorBoardWriter]:
+        self._close_writers()
+        run_dir = self.log_dir / RUN_NAME
+        try:
+            return [TensorBoardWriter(run_dir)]
+        except OSError as error:
+            raise OSError(
+                f"FilterLogger cannot write to log_dir={str(self.log_dir)!r}: {error}. "
+                "Give a log_dir in a folder you can write to."
+            ) from error
+
+    def _close_writers(self) -> None:
+        for writer in self._writers:
+            with contextlib.suppress(Exception):  # best effort: everything was flushed when written
+                writer.close()
+        self._writers = []
+
+    def _trained_before(self, initial_epoch: int) -> tuple[int, int]:
+        """(batches, epochs) the model was trained for before this fit, from a restored optimizer's
+        iteration count or from initial_epoch."""
+        steps = (self.params or {}).get("steps")
+        optimizer = getattr(self.model, "optimizer", None)
+        batches = int(optimizer.iterations.numpy()) if optimizer is not None else 0
+        if steps:
+            batches = max(batches, initial_epoch * steps)
+        return batches, (batches // steps if steps else 0)
+
+
+def _check_count(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}={value!r} must be a whole number >= 1.")
