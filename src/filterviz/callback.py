@@ -15,18 +15,24 @@ from filterviz.options import RenderOptions
 from filterviz.renderer import FilterVizWarning, renderer_for
 from filterviz.schedule import Schedule
 from filterviz.writers import GridImage, safe_name
+from filterviz.writers import wandb as wandb_writer
 from filterviz.writers.tensorboard import TensorBoardWriter
 
 RUN_NAME = "filters"  # the run directory inside log_dir: TensorBoard shows it as the run "filters"
 
 
 class FilterLogger(keras.callbacks.Callback):
-    """Logs a grid of a layer's filters to TensorBoard as the model trains.
+    """Logs a grid of a layer's filters to TensorBoard and/or Weights & Biases as the model trains.
 
     Each logged step renders the layer's kernel with filterviz (one tile per unit or filter, see
     `filterviz.render`) and writes it as an image summary under the tag `filters/<layer name>`, in its own
     run directory `<log_dir>/filters`, so that `keras.callbacks.TensorBoard` can share the same log_dir.
     TensorBoard's Images tab then shows one card per layer with a slider over the steps.
+
+    With `wandb=True` (or a run) the same grids go to the W&B run as `wandb.Image`s under the same tag,
+    each in its own row with the step under the key `filterviz/epoch` (or `filterviz/batch`), declared as
+    the tag's x axis with `define_metric`; it never passes `step=`, so it works next to
+    `WandbMetricsLogger` in either order without moving or losing a row.
 
     Steps: the initial weights at step 0 (`log_initial`), then the state after every `every_n_epochs`-th
     epoch at step = epochs completed. With `every_n_steps`, step = batches completed (counted across epochs)
@@ -43,7 +49,7 @@ class FilterLogger(keras.callbacks.Callback):
 
     Args:
         log_dir: the TensorBoard log directory (the one you give `tensorboard --logdir`, or a run inside it).
-        wandb: also log to Weights & Biases (not available yet).
+        wandb: True to log to the active W&B run (`wandb.run` when training starts), or a run object.
         layer: None for the first Dense or Conv2D layer, or a layer name, path or object.
         every_n_epochs: log after every N-th epoch.
         every_n_steps: log every N batches instead, with the step counting batches.
@@ -79,17 +85,18 @@ class FilterLogger(keras.callbacks.Callback):
                 "(or wandb=True for Weights & Biases)."
             )
         if wandb is not False:
-            raise NotImplementedError("wandb=True is not available yet: use log_dir for TensorBoard.")
+            wandb_writer.import_wandb()  # not installed: an ImportError naming the extra, now
         _check_count("every_n_epochs", every_n_epochs)
         if every_n_steps is not None:
             _check_count("every_n_steps", every_n_steps)
         if not isinstance(log_initial, bool):
             raise ValueError(f"log_initial={log_initial!r} must be True or False.")
         self.log_dir = None if log_dir is None else Path(log_dir)
+        self.wandb = wandb
         self.layer = layer
         self.options = RenderOptions.from_kwargs(**options)
         self.schedule = Schedule(every_n_epochs, every_n_steps, log_initial)
-        self._writers: list[TensorBoardWriter] = []
+        self._writers: list[TensorBoardWriter | wandb_writer.WandbWriter] = []
         self._renderer = None
         self._target = None
         self._in_fit = False
@@ -148,16 +155,21 @@ class FilterLogger(keras.callbacks.Callback):
                     stacklevel=2,
                 )
 
-    def _open_writers(self) -> list[TensorBoardWriter]:
+    def _open_writers(self) -> list[TensorBoardWriter | wandb_writer.WandbWriter]:
         self._close_writers()
-        run_dir = self.log_dir / RUN_NAME
-        try:
-            return [TensorBoardWriter(run_dir)]
-        except OSError as error:
-            raise OSError(
-                f"FilterLogger cannot write to log_dir={str(self.log_dir)!r}: {error}. "
-                "Give a log_dir in a folder you can write to."
-            ) from error
+        writers: list[TensorBoardWriter | wandb_writer.WandbWriter] = []
+        if self.wandb is not False:  # first: no event file is left behind if there is no run
+            run = wandb_writer.active_run(self.wandb)
+            writers.append(wandb_writer.WandbWriter(run, self._tag, self.schedule.axis))
+        if self.log_dir is not None:
+            try:
+                writers.append(TensorBoardWriter(self.log_dir / RUN_NAME))
+            except OSError as error:
+                raise OSError(
+                    f"FilterLogger cannot write to log_dir={str(self.log_dir)!r}: {error}. "
+                    "Give a log_dir in a folder you can write to."
+                ) from error
+        return writers
 
     def _close_writers(self) -> None:
         for writer in self._writers:

@@ -1,0 +1,54 @@
+"""Log first-layer filters to Weights & Biases, offline: no account and no network needed.
+
+Trains a small MLP on scikit-learn's bundled 8x8 digits with WandbMetricsLogger and FilterLogger side by
+side. The run lands in ./wandb/offline-run-*; `wandb sync` uploads it later if you want.
+
+    pip install "filterviz[wandb,demo]"
+    python examples/wandb_offline.py [--epochs 20] [--dir DIR]
+"""
+
+import argparse
+import os
+
+os.environ.setdefault("WANDB_MODE", "offline")  # before wandb is imported
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import wandb
+from wandb.integration.keras import WandbMetricsLogger
+
+import filterviz
+from filterviz.demo import digits_mlp, load_digits_images
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--dir", default=".", help="where the wandb/ folder goes (default: here)")
+    args = parser.parse_args()
+
+    keras.utils.set_random_seed(0)
+    images, labels = load_digits_images()
+    model = digits_mlp()
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    run = wandb.init(project="filterviz-digits", dir=args.dir, mode="offline", config={"epochs": args.epochs})
+    model.fit(
+        images,
+        labels,
+        epochs=args.epochs,
+        batch_size=64,
+        validation_split=0.2,
+        verbose=2,
+        callbacks=[
+            WandbMetricsLogger(),  # metrics against epoch/epoch
+            filterviz.FilterLogger(wandb=True, normalize="symmetric", cmap="diverging"),  # filters/strokes
+        ],
+    )
+    run.finish()  # prints where the offline run is and the `wandb sync` command that uploads it
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Reading an offline W&B run back from disk: its history rows (from run-<id>.wandb) and its media.
+
+The .wandb file is a LevelDB-style log: a 7-byte header (":W&B", magic 0xBEE1, version), then 32 KiB blocks
+of chunks, each with a 7-byte header (checksum, length, type: full, first, middle or last). Every record
+is a wandb_internal_pb2.Record. wandb 0.31 ships no Python reader for it any more.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+BLOCK = 32768
+HEADER = 7
+FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
+
+
+def records(path: Path):
+    from wandb.proto import wandb_internal_pb2
+
+    data = Path(path).read_bytes()
+    ident, magic, _version = struct.unpack("<4sHB", data[:HEADER])
+    assert ident == b":W&B" and magic == 0xBEE1, "not a .wandb file"
+    position, pending = HEADER, b""
+    while position + HEADER <= len(data):
+        left = BLOCK - position % BLOCK
+        if left < HEADER:  # the rest of a block too small for a chunk header is padding
+            position += left
+            continue
+        _checksum, length, kind = struct.unpack("<IHB", data[position : position + HEADER])
+        if kind == 0:  # zero padding to the end of the block
+            position += left
+            continue
+        chunk = data[position + HEADER : position + HEADER + length]
+        position += HEADER + length
+        if kind in (FULL, FIRST):
+            pending = chunk
+        else:
+            pending += chunk
+        if kind in (FULL, LAST):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            yield record
+
+
+def history(run_dir: Path) -> list[dict]:
+    """Every logged row, in order, as {key: value}; nested keys are joined with '/'."""
+    (wandb_file,) = Path(run_dir).glob("run-*.wandb")
+    rows = []
+    for record in records(wandb_file):
+        if record.WhichOneof("record_type") == "history":
+            row = {}
+            for item in record.history.item:
+                key = item.key or "/".join(item.nested_key)
+                row[key] = json.loads(item.value_json)
+            rows.append(row)
+    return rows
+
+
+def metric_definitions(run_dir: Path) -> dict[str, str]:
+    """{metric name or glob: its step_metric}, from define_metric calls."""
+    (wandb_file,) = Path(run_dir).glob("run-*.wandb")
+    out = {}
+    for record in records(wandb_file):
+        if record.WhichOneof("record_type") == "metric":
+            out[record.metric.name or record.metric.glob_name] = record.metric.step_metric
+    return out
+
+
+def offline_run_dir(root: Path) -> Path:
+    (run_dir,) = (Path(root) / "wandb").glob("offline-run-*")
+    return run_dir
