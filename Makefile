@@ -20,7 +20,7 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.demo-installed
-	$(BIN)/python -m filterviz.demo
+	$(BIN)/filterviz demo
 
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest

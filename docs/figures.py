@@ -103,26 +103,45 @@ def mapping_figure(path: Path) -> None:
     plt.close(fig)
 
 
-def digits_filters(path: Path) -> None:
-    """The demo's model after training: the 16 units of its first Dense layer on the 8x8 digits."""
-    import keras
+def demo_figures() -> None:
+    """The demo's own outputs, and the photos CNN's filters in the three normalize modes."""
+    import shutil
+    import tempfile
 
     from filterviz import demo
 
-    keras.utils.set_random_seed(0)
-    images, labels = demo.load_digits_images()
-    model = demo.digits_mlp()
-    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
-    model.fit(images, labels, epochs=40, batch_size=64, verbose=0)
-    filterviz.save_png(model, path, normalize="symmetric", cmap="diverging", scale=6)
+    with tempfile.TemporaryDirectory() as folder:
+        result = demo.run(Path(folder), verbose=0)
+        shutil.copy(result.evolution, HERE / "demo-evolution.gif")
+        shutil.copy(result.digits_evolution, HERE / "digits-evolution.gif")
+    filterviz.save_png(result.photos_model, HERE / "demo-filters.png", scale=6)
+    filterviz.save_png(
+        result.digits_model, HERE / "digits-filters.png", normalize="symmetric", cmap="diverging", scale=6
+    )
+    modes_figure(result.photos_model, HERE / "normalize-modes.png")
+
+
+def modes_figure(model, path: Path) -> None:
+    modes = [
+        ("per_tile", "every filter at full contrast:\nshapes and colours"),
+        ("global", "one scale for all:\nstrong, weak and dead filters"),
+        ("symmetric", "0 is mid-gray: sign\nand magnitude"),
+    ]
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.9))
+    for ax, (mode, use) in zip(axes, modes, strict=True):
+        ax.imshow(filterviz.render(model, normalize=mode, scale=5))
+        ax.set_title(f'normalize="{mode}"\n{use}', fontsize=9)
+        ax.axis("off")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
 
 
 def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     HERE.mkdir(parents=True, exist_ok=True)
     mapping_figure(HERE / "kernel-to-tiles.png")
-    digits_filters(HERE / "digits-filters.png")
-    print("wrote", *sorted(p.name for p in HERE.glob("*.png")))
+    demo_figures()
+    print("wrote", *sorted(p.name for p in HERE.iterdir()))
 
 
 if __name__ == "__main__":

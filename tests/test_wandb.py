@@ -141,5 +141,5 @@ def test_the_metrics_logger_keeps_its_own_x_axis(offline):
     )
     run.finish()
     definitions = metric_definitions(offline_run_dir(offline))
-    assert definitions["epoch/*"] == "epoch/epoch"
-    assert definitions[TAG] == "filterviz/epoch"
+    assert definitions.get("epoch/*") == "epoch/epoch", definitions
+    assert definitions.get(TAG) == "filterviz/epoch", definitions

@@ -52,3 +52,15 @@ def test_safe_names_for_tags_keys_and_files():
     assert safe_name("block/conv:0") == "block_conv_0"
     assert safe_name("dense.2-a") == "dense.2-a"
     assert safe_name("///") == "layer"
+
+
+def test_png_files_get_the_usual_permissions(tmp_path):
+    from filterviz.writers.png import write_png
+
+    old = os.umask(0o022)
+    try:
+        path = write_png(np.zeros((2, 2, 3), np.uint8), tmp_path / "grid.png")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["grid.png"]  # no temporary file left behind

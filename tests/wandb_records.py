@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from pathlib import Path
 
 BLOCK = 32768
@@ -44,11 +45,27 @@ def records(path: Path):
             yield record
 
 
+def complete_records(run_dir: Path, timeout: float = 30.0) -> list:
+    """The run's records once its file ends with the exit record: wandb-core, a separate process, may
+    still be writing when run.finish() returns."""
+    (wandb_file,) = Path(run_dir).glob("run-*.wandb")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            found = list(records(wandb_file))
+        except Exception:  # a record still being written does not parse yet
+            found = []
+        if found and found[-1].WhichOneof("record_type") == "exit":
+            return found
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{wandb_file} never got its exit record ({len(found)} records)")
+        time.sleep(0.2)
+
+
 def history(run_dir: Path) -> list[dict]:
     """Every logged row, in order, as {key: value}; nested keys are joined with '/'."""
-    (wandb_file,) = Path(run_dir).glob("run-*.wandb")
     rows = []
-    for record in records(wandb_file):
+    for record in complete_records(run_dir):
         if record.WhichOneof("record_type") == "history":
             row = {}
             for item in record.history.item:
@@ -60,9 +77,8 @@ def history(run_dir: Path) -> list[dict]:
 
 def metric_definitions(run_dir: Path) -> dict[str, str]:
     """{metric name or glob: its step_metric}, from define_metric calls."""
-    (wandb_file,) = Path(run_dir).glob("run-*.wandb")
     out = {}
-    for record in records(wandb_file):
+    for record in complete_records(run_dir):
         if record.WhichOneof("record_type") == "metric":
             out[record.metric.name or record.metric.glob_name] = record.metric.step_metric
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,8 +21,19 @@ NORMALIZE_MODES: tuple[str, ...] = ("per_tile", "global", "symmetric")
 FLATTEN_ORDERS: tuple[str, ...] = ("hwc", "chw")
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
+def _help(
+    text: str, parse: Callable[[str], Any] = str, choices: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    """Field metadata: the help text, and how the command line turns text into the value."""
+    return {"help": text, "parse": parse, "choices": choices}
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """'28,28,1' or '28x28x1' -> (28, 28, 1)."""
+    try:
+        return tuple(int(part) for part in text.replace("x", ",").split(","))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a shape such as 28,28,1") from None
 
 
 @dataclass(frozen=True)
@@ -33,14 +45,16 @@ class RenderOptions:
         metadata=_help(
             "how weights become gray levels: 'per_tile' (each tile's min to black, max to white), "
             "'global' (one min and max over all tiles shown), 'symmetric' (0 to mid-gray, "
-            "-M to black, +M to white, M = max|w| over all tiles)"
+            "-M to black, +M to white, M = max|w| over all tiles)",
+            choices=NORMALIZE_MODES,
         ),
     )
     clip_percentile: float | None = field(
         default=None,
         metadata=_help(
             "clip outliers first: to the [100-p, p] percentiles of the same scope "
-            "(for 'symmetric', to the p-th percentile of |w|); 50 < p <= 100"
+            "(for 'symmetric', to the p-th percentile of |w|); 50 < p <= 100",
+            parse=float,
         ),
     )
     cmap: str | None = field(
@@ -52,38 +66,43 @@ class RenderOptions:
     )
     ncols: int | None = field(
         default=None,
-        metadata=_help("tiles per grid row (default: ceil(sqrt(number of tiles)))"),
+        metadata=_help("tiles per grid row (default: ceil(sqrt(number of tiles)))", parse=int),
     )
     padding: int = field(
         default=1,
-        metadata=_help("pixels of separator between tiles and around the border (0: tiles touch)"),
+        metadata=_help("pixels of separator between tiles and around the border (0: tiles touch)", parse=int),
     )
     scale: int | None = field(
         default=None,
         metadata=_help(
-            "integer nearest-neighbour upscale of every weight (default: chosen so small kernels are visible)"
+            "integer nearest-neighbour upscale of every weight (default: so that small kernels are visible)",
+            parse=int,
         ),
     )
     max_tiles: int | None = field(
         default=None,
-        metadata=_help("draw at most this many tiles: the first units (and input channels) by index"),
+        metadata=_help(
+            "draw at most this many tiles: the first units (and input channels) by index", parse=int
+        ),
     )
     tile_shape: tuple[int, int, int] | None = field(
         default=None,
         metadata=_help(
-            "(H, W, C) image shape of one Dense unit's weights (default: inferred from the model)"
+            "(H, W, C) image shape of one Dense unit's weights (default: inferred from the model)",
+            parse=parse_shape,
         ),
     )
     flatten_order: Literal["hwc", "chw"] = field(
         default="hwc",
         metadata=_help(
             "order of a Dense kernel's inputs: 'hwc' (Keras Flatten) or 'chw' (data flattened "
-            "channels-first outside the model; needs tile_shape)"
+            "channels-first outside the model; needs tile_shape)",
+            choices=FLATTEN_ORDERS,
         ),
     )
     bgr: bool = field(
         default=False,
-        metadata=_help("the model takes BGR input (caffe-style): flip 3-channel tiles to RGB"),
+        metadata=_help("the model takes BGR input (caffe-style): flip 3-channel tiles to RGB", parse=bool),
     )
 
     def __post_init__(self) -> None:
