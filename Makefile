@@ -1,11 +1,15 @@
 # Two commands for a fresh machine; each sets up what it needs in .venv first.
-#   make demo   train a small model on bundled data, log its filters, say how to open TensorBoard
+#   make demo   train two small models on bundled data, log their filters, say how to open TensorBoard
 #   make test   run the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-backends lint bench clean
+
+# The core and callback tests, run again on Keras' other backends.
+BACKEND_TESTS := tests/test_render.py tests/test_layers.py tests/test_callback.py tests/test_precision.py \
+	tests/test_hostile.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +29,20 @@ demo: $(VENV)/.demo-installed
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest
 
+$(VENV)/.backends-installed: pyproject.toml | $(VENV)/.dev-installed
+	$(BIN)/pip install -e ".[dev,backends]"
+	touch $@
+
+test-backends: $(VENV)/.backends-installed
+	KERAS_BACKEND=jax $(BIN)/python -m pytest $(BACKEND_TESTS)
+	KERAS_BACKEND=torch $(BIN)/python -m pytest $(BACKEND_TESTS)
+
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/render.py
+	$(BIN)/python benchmarks/overhead.py
 
 clean:
 	rm -rf $(VENV) filterviz-demo

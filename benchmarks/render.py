@@ -58,14 +58,14 @@ def per_tile_loop(kernel: np.ndarray, tile_shape, scale: int, padding: int = 1) 
     return grid
 
 
-def timed(function, *args) -> float:
+def timed(function, *args, **kwargs) -> float:
     start = time.perf_counter()
-    function(*args)
+    function(*args, **kwargs)
     return time.perf_counter() - start
 
 
 def kernel_to_png(renderer: Renderer, kernel: np.ndarray) -> bytes:
-    return encode_png(renderer.draw(kernel).image)
+    return encode_png(renderer.draw(kernel).image, colour=renderer.colour)
 
 
 def peak_extra_bytes(function, *args) -> int:
@@ -98,7 +98,7 @@ def main() -> None:
         render, png, to_png, loop = [], [], [], []
         for _ in range(args.repeats):  # interleaved, so that load on the machine hits all alike
             render.append(timed(renderer.draw, kernel))
-            png.append(timed(encode_png, grid))
+            png.append(timed(encode_png, grid, colour=renderer.colour))
             to_png.append(timed(kernel_to_png, renderer, kernel))
             loop.append(timed(per_tile_loop, kernel, tile_shape, scale))
         memory = peak_extra_bytes(renderer.draw, kernel) / (kernel.nbytes + grid.nbytes)

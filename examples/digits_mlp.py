@@ -30,8 +30,7 @@ def main() -> None:
 
     keras.utils.set_random_seed(0)
     images, labels = load_digits_images()
-    model = digits_mlp()
-    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model = digits_mlp()  # compiled
     model.fit(
         images,
         labels,

@@ -31,12 +31,7 @@ def main() -> None:
 
     keras.utils.set_random_seed(0)
     x, y = photo_patches(args.patches)
-    model = photos_cnn()
-    model.compile(
-        keras.optimizers.AdamW(2e-3, weight_decay=0.2),
-        "sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    model = photos_cnn()  # compiled
     model.fit(
         x,
         y,

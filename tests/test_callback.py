@@ -137,6 +137,7 @@ def test_every_n_steps_counts_batches_across_epochs(tmp_path):
     assert logged_steps(tmp_path / "filters", TAG) == [0, 5, 10, 12]
 
 
+@pytest.mark.skipif(keras.backend.backend() == "torch", reason="Keras runs one step per execution on torch")
 def test_every_n_steps_with_several_steps_per_execution(tmp_path):
     model = tiny_model()
     model.compile(keras.optimizers.SGD(0.1), "mse", steps_per_execution=2)  # Keras reports batches 0, 2
@@ -190,7 +191,7 @@ def test_resuming_with_initial_epoch_or_a_restored_optimizer_continues_the_count
     # The resumed start (step 3) is the state the first callback ended with: not written twice.
     assert logged_steps(tmp_path / "a" / "filters", TAG) == [0, 1, 2, 3, 4, 5]
     # A restored optimizer (here: the same one, 10 batches in) continues the batch count.
-    assert int(model.optimizer.iterations.numpy()) == 10
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 10
     model.fit(
         x,
         y,
@@ -269,7 +270,9 @@ def test_training_is_untouched_bit_for_bit(tmp_path):
     def train(callbacks):
         model = tiny_model(seed=7)
         model.fit(x, y, epochs=3, batch_size=8, verbose=0, shuffle=True, callbacks=callbacks)
-        return [w.numpy() for w in model.weights], keras.random.uniform(()).numpy()
+        return [keras.ops.convert_to_numpy(w) for w in model.weights], keras.ops.convert_to_numpy(
+            keras.random.uniform(())
+        )
 
     keras.utils.set_random_seed(3)
     without = train([])
@@ -278,7 +281,8 @@ def test_training_is_untouched_bit_for_bit(tmp_path):
     for a, b in zip(without[0], with_logger[0], strict=True):
         np.testing.assert_array_equal(a, b)
     assert without[1] == with_logger[1]  # the random state after training is the same too
-    assert len(logged_steps(tmp_path / "filters", TAG)) == 25
+    steps = logged_steps(tmp_path / "filters", TAG)  # on fast backends the writer may skip some (it says so):
+    assert steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == 24  # in order, start and end kept
 
 
 def test_rendering_options_and_layer_reach_the_images(tmp_path):
@@ -315,9 +319,10 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     model.fit(x, y, epochs=4, batch_size=8, verbose=0,
               callbacks=[filterviz.FilterLogger(sys.argv[1], every_n_steps=1)])
-ours = [w for w in caught if issubclass(w.category, filterviz.FilterVizWarning)]
-print(len(ours), int(model.optimizer.iterations.numpy()))
-print(ours[0].message)
+ours = [str(w.message) for w in caught if issubclass(w.category, filterviz.FilterVizWarning)]
+failures = [message for message in ours if "failed with" in message]  # skips may be reported too
+print(len(failures), int(keras.ops.convert_to_numpy(model.optimizer.iterations)))
+print(failures[0] if failures else "")
 """
 
 
@@ -338,6 +343,6 @@ def test_a_disk_that_fills_up_during_training_costs_a_warning_not_the_training(t
     assert result.returncode == 0, result.stderr[-2000:]
     counts, message = result.stdout.splitlines()[-2:]
     assert counts == "1 16"  # one warning; all 16 batches trained
-    assert "FilterLogger stopped writing to" in message and "Training goes on" in message
+    assert "FilterLogger: writing to" in message and "Errno 27" in message and "Training goes on" in message
     steps = logged_steps(tmp_path / "filters", TAG)
-    assert steps and steps == list(range(len(steps))) and len(steps) < 17  # the ones before: intact
+    assert steps and steps == sorted(set(steps)) and steps[0] == 0 and len(steps) < 17  # those before: intact

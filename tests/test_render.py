@@ -53,7 +53,7 @@ def test_dense_after_flatten_of_an_hwc_image():
     image = check_dense_tiles(model, truth, ncols=2)
     assert image.shape == (2 * 2 + 3, 2 * 3 + 3, 3)
     # Spelled out once: unit 3's weight for the blue input at row 1, column 2 is kernel[17, 3].
-    kernel = model.layers[-1].kernel.numpy()
+    kernel = keras.ops.convert_to_numpy(model.layers[-1].kernel)
     assert tile(image, 3, 2, (2, 3))[1, 2, 2] == global_levels(kernel)[(1 * 3 + 2) * 3 + 2, 3]
 
 
@@ -63,7 +63,7 @@ def test_dense_on_a_flat_input_with_tile_shape():
     truth = responses(model, (18,), 5).reshape(5, 2, 3, 3)  # the data was flattened (H, W, C)
     check_dense_tiles(model, truth, ncols=3, tile_shape=(2, 3, 3))
     kernel_image = filterviz.kernel_grid(
-        model.layers[-1].kernel.numpy(), tile_shape=(2, 3, 3), normalize="global", scale=1
+        keras.ops.convert_to_numpy(model.layers[-1].kernel), tile_shape=(2, 3, 3), normalize="global", scale=1
     )
     np.testing.assert_array_equal(
         kernel_image, filterviz.render(model, tile_shape=(2, 3, 3), normalize="global", scale=1)
@@ -174,7 +174,7 @@ def test_nan_weights_are_drawn_in_the_marker_colour_with_one_warning():
     model.layers[-1].kernel.assign(kernel)
     with pytest.warns(filterviz.FilterVizWarning, match="NaN or Inf weights; they are drawn in magenta") as w:
         image = filterviz.render(model, scale=1)
-    assert len(w) == 1
+    assert len([x for x in w if issubclass(x.category, filterviz.FilterVizWarning)]) == 1
     assert tuple(tile(image, 2, 2, (3, 2))[1, 1]) == MARKER_COLOUR
     assert tuple(tile(image, 3, 2, (3, 2))[0, 0]) == MARKER_COLOUR
     finite = np.isfinite(kernel[:, :, 0, 2])
@@ -218,4 +218,4 @@ def test_render_never_changes_the_weights():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         filterviz.render(model, clip_percentile=99, normalize="symmetric")
-    np.testing.assert_array_equal(model.layers[-1].kernel.numpy(), kernel)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(model.layers[-1].kernel), kernel)

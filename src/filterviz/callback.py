@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import warnings
 from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from filterviz import layers
+from filterviz.background import BackgroundLogger
 from filterviz.options import RenderOptions
 from filterviz.renderer import FilterVizWarning, renderer_for
 from filterviz.schedule import Schedule
@@ -40,9 +41,15 @@ class FilterLogger(keras.callbacks.Callback):
     training is logged too, unless the schedule just logged it. Steps only grow: a second `fit()`, and a
     training resumed with `initial_epoch` or a restored optimizer, continue the count.
 
+    The training thread only copies the kernel; rendering, PNG encoding and writing happen on a worker
+    thread. If the worker falls behind, the oldest waiting copy is dropped (a FilterVizWarning says which
+    steps), so training never waits for it. Every grid of an epoch is written before the next epoch starts
+    and before `fit()` returns; after an interruption, call `flush()` (or let the script end) for the last.
+
     The layer and the log directory are checked at the start of training, before the first batch. A write
     that fails later (a full disk, say) never stops training: it is reported once with a FilterVizWarning,
-    and what was written before stays readable. The callback never changes weights or random state.
+    and what was written before stays readable. The callback never changes weights or random state. Under
+    a multi-worker distribution strategy only the chief writes.
 
     Tip: TensorBoard shows only 10 steps per image tag by default; start it with
     `tensorboard --logdir LOG_DIR --samples_per_plugin images=100` to see them all.
@@ -81,8 +88,8 @@ class FilterLogger(keras.callbacks.Callback):
         super().__init__()
         if log_dir is None and wandb is False:
             raise ValueError(
-                "FilterLogger has nowhere to write: give log_dir='logs/run1' for TensorBoard "
-                "(or wandb=True for Weights & Biases)."
+                "FilterLogger has nowhere to write: give log_dir='logs/run1' for TensorBoard, "
+                "wandb=True for Weights & Biases, or both."
             )
         if wandb is not False:
             wandb_writer.import_wandb()  # not installed: an ImportError naming the extra, now
@@ -96,25 +103,43 @@ class FilterLogger(keras.callbacks.Callback):
         self.layer = layer
         self.options = RenderOptions.from_kwargs(**options)
         self.schedule = Schedule(every_n_epochs, every_n_steps, log_initial)
-        self._writers: list[TensorBoardWriter | wandb_writer.WandbWriter] = []
-        self._renderer = None
-        self._target = None
+        self._background: BackgroundLogger | None = None
+        self._reported_skips = 0
+        self._warned_nonfinite = False
+        self._warned_render_failure = False
+        self._nonfinite_steps: list[int] = []
         self._in_fit = False
         self._last_batch = -1
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every grid logged so far is written (True), or `timeout` seconds (False).
+
+        Only needed after an interruption, in the same process: fit() waits for its grids, and at exit
+        the interpreter waits too.
+        """
+        done = self._background is None or self._background.wait(timeout)
+        self._report()
+        return done
 
     # Keras hooks: each asks the schedule whether to log now, and at which step.
 
     def on_train_begin(self, logs=None):
+        self._stop_background()  # a fit that was interrupted left its writer open
         self._renderer, self._target = renderer_for(self.model, self.layer, self.options)
         self._tag = f"filters/{safe_name(self._target.name)}"
-        self._writers = self._open_writers()
         self._in_fit = False
+        self._last_batch = -1
+        if _is_chief(self.model):  # other workers of a multi-worker strategy write nothing, render nothing
+            self._background = BackgroundLogger(self._render, self._open_writers())
 
     def on_epoch_begin(self, epoch, logs=None):
         if not self._in_fit:  # the first epoch of this fit(): Keras tells its index only now
             self._in_fit = True
             batches_before, epochs_before = self._trained_before(epoch)
             self._log(self.schedule.fit_begins(epoch, batches_before, epochs_before))
+        elif self._background is not None:
+            self._background.wait()  # every grid of the epochs before is on disk before this one runs
+            self._report()
         self.schedule.epoch_begins()
         self._last_batch = -1
 
@@ -134,29 +159,66 @@ class FilterLogger(keras.callbacks.Callback):
         try:
             self._log(self.schedule.fit_ends())
         finally:
-            self._close_writers()
+            self._stop_background()
 
-    # The work, delegated: the renderer draws, the writers write.
+    # The work, delegated: the training thread takes a snapshot, the worker renders and writes it.
 
     def _log(self, step: int | None) -> None:
-        if step is None or not self._writers:
+        if step is None or self._background is None:
             return
-        picture = self._renderer.draw(layers.kernel_array(self._target))
-        grid = GridImage(self._tag, step, self.schedule.axis, picture.image, self._renderer.describe(picture))
-        for writer in list(self._writers):
-            try:
-                writer.write(grid)
-            except Exception as error:  # never let logging stop training
-                self._writers.remove(writer)
-                warnings.warn(
-                    f"FilterLogger stopped writing to {writer.destination} after {type(error).__name__}: "
-                    f"{error}. Training goes on; the images written before are kept.",
-                    FilterVizWarning,
-                    stacklevel=2,
+        kernel = layers.current_kernel(self.model, self._target)
+        self._background.submit(step, self._renderer.snapshot(kernel))
+        self._report()
+
+    def _render(self, step: int, kernel: np.ndarray) -> GridImage:
+        """On the worker thread."""
+        renderer = self._renderer
+        picture = renderer.draw(kernel)
+        if picture.nonfinite:
+            self._nonfinite_steps.append(step)
+        return GridImage(
+            self._tag, step, self.schedule.axis, picture.image, renderer.describe(picture), renderer.colour
+        )
+
+    def _report(self) -> None:
+        """Warnings for what happened on the worker thread, raised here, on the training thread."""
+        background = self._background
+        if background is None:
+            return
+        for writer, error in background.take_failures():
+            if writer is None and self._warned_render_failure:
+                continue  # a render that fails once fails at every step: say it once
+            self._warned_render_failure = self._warned_render_failure or writer is None
+            where = "rendering" if writer is None else f"writing to {writer.destination}"
+            _warn(
+                f"FilterLogger: {where} failed with {type(error).__name__}: {error}. Training goes on; "
+                "the images written before are kept."
+            )
+        if background.skipped and not self._reported_skips:  # once, at the first skip
+            self._reported_skips = len(background.skipped)
+            _warn(
+                f"FilterLogger: writing {self._tag} grids is slower than the schedule, so the oldest waiting "
+                f"one (step {background.skipped[0]}) was skipped; the newest are always kept, in order. "
+                "Log less often to keep them all."
+            )
+        if self._nonfinite_steps and not self._warned_nonfinite:
+            self._warned_nonfinite = True
+            _warn(f"{self._renderer.nonfinite_warning()} (first at step {self._nonfinite_steps[0]})")
+
+    def _stop_background(self) -> None:
+        background = self._background
+        if background is not None:
+            background.close()
+            self._report()
+            if len(background.skipped) > self._reported_skips:  # and once more: the whole count
+                _warn(
+                    f"FilterLogger skipped {len(background.skipped)} grids of {self._tag} in this training "
+                    f"(steps {_steps(background.skipped)})."
                 )
+            self._background = None
+            self._reported_skips = 0
 
     def _open_writers(self) -> list[TensorBoardWriter | wandb_writer.WandbWriter]:
-        self._close_writers()
         writers: list[TensorBoardWriter | wandb_writer.WandbWriter] = []
         if self.wandb is not False:  # first: no event file is left behind if there is no run
             run = wandb_writer.active_run(self.wandb)
@@ -171,23 +233,36 @@ class FilterLogger(keras.callbacks.Callback):
                 ) from error
         return writers
 
-    def _close_writers(self) -> None:
-        for writer in self._writers:
-            with contextlib.suppress(Exception):  # best effort: everything was flushed when written
-                writer.close()
-        self._writers = []
-
     def _trained_before(self, initial_epoch: int) -> tuple[int, int]:
         """(batches, epochs) the model was trained for before this fit, from a restored optimizer's
         iteration count or from initial_epoch."""
         steps = (self.params or {}).get("steps")
         optimizer = getattr(self.model, "optimizer", None)
-        batches = int(optimizer.iterations.numpy()) if optimizer is not None else 0
+        batches = int(keras.ops.convert_to_numpy(optimizer.iterations)) if optimizer is not None else 0
         if steps:
             batches = max(batches, initial_epoch * steps)
         return batches, (batches // steps if steps else 0)
 
 
+def _is_chief(model: keras.Model) -> bool:
+    """False only on a worker of a TensorFlow multi-worker strategy that is not the chief."""
+    strategy = getattr(model, "distribute_strategy", None)
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or resolver.task_type in (None, "chief"):
+        return True
+    cluster = resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in cluster
+
+
 def _check_count(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name}={value!r} must be a whole number >= 1.")
+
+
+def _steps(steps: list[int], shown: int = 8) -> str:
+    text = ", ".join(map(str, steps[:shown]))
+    return text + (f" ... {steps[-1]}" if len(steps) > shown else "")
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, FilterVizWarning, stacklevel=3)

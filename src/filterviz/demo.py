@@ -60,10 +60,10 @@ def _sklearn_datasets():
 
 
 def digits_mlp():
-    """A Dense layer of 16 units on the 8x8 digits: each unit learns a stroke template."""
+    """A Dense layer of 16 units on the 8x8 digits, each learning a stroke template; compiled."""
     import keras
 
-    return keras.Sequential(
+    model = keras.Sequential(
         [
             keras.Input((8, 8, 1), name="digit"),
             keras.layers.Flatten(),
@@ -74,17 +74,20 @@ def digits_mlp():
         ],
         name="digits_mlp",
     )
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
 
 
 def photos_cnn():
     """A small CNN whose first layer has 32 7x7 colour filters.
 
     Its first layer starts from small weights (N(0, 0.01), as AlexNet did), so that what it learns in a
-    short training is not hidden under the noise of a larger random start.
+    short training is not hidden under the noise of a larger random start. Compiled: AdamW's weight decay
+    clears what the filters do not use.
     """
     import keras
 
-    return keras.Sequential(
+    model = keras.Sequential(
         [
             keras.Input((PATCH, PATCH, 3), name="patch"),
             keras.layers.Conv2D(
@@ -105,6 +108,12 @@ def photos_cnn():
         ],
         name="photos_cnn",
     )
+    model.compile(
+        keras.optimizers.AdamW(2e-3, weight_decay=0.2),
+        "sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
 
 
 @dataclass(frozen=True)
@@ -136,7 +145,6 @@ def run(out: Path = DEFAULT_OUT, epochs: int = 8, patches: int = 14_000, verbose
     keras.utils.set_random_seed(0)
     images, labels = load_digits_images()
     digits = digits_mlp()
-    digits.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
     look = {"normalize": "symmetric", "cmap": "diverging"}  # red pushes a unit up, blue down
     digits.fit(
         images,
@@ -154,11 +162,6 @@ def run(out: Path = DEFAULT_OUT, epochs: int = 8, patches: int = 14_000, verbose
     keras.utils.set_random_seed(0)
     x, y = photo_patches(patches)
     photos = photos_cnn()
-    photos.compile(
-        keras.optimizers.AdamW(2e-3, weight_decay=0.2),
-        "sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
     photos.fit(
         x,
         y,

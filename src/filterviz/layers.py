@@ -72,8 +72,31 @@ def find_layer(model: keras.Model, layer: str | keras.layers.Layer | None = None
 
 
 def kernel_array(layer: keras.layers.Layer) -> np.ndarray:
-    """The layer's kernel as a numpy array in its own dtype (bfloat16 included: normalizing casts it)."""
-    return np.asarray(layer.kernel.numpy())  # Keras variables convert on every backend
+    """A private copy of the layer's kernel as a numpy array, in its own dtype (bfloat16 included).
+
+    Private: training goes on while it is rendered on another thread. TensorFlow's numpy() reads the
+    variable into a new buffer. Elsewhere the conversion may share memory with the parameter (torch's
+    optimizers update it in place; jax may reuse donated buffers), so the array is copied.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return np.asarray(layer.kernel.numpy())
+    value = layer.kernel.value
+    if backend == "torch":
+        tensor = value.detach().cpu()
+        if str(tensor.dtype) == "torch.bfloat16":  # torch cannot hand it to numpy; float32 holds it exactly
+            tensor = tensor.float()
+        return tensor.numpy().copy()
+    return np.array(value)
+
+
+def current_kernel(model: keras.Model, layer: keras.layers.Layer) -> np.ndarray:
+    """`kernel_array` during training. Keras' JAX trainer keeps the weights outside the variables within an
+    epoch; `jax_state_sync()` is how it lets a callback put them back before reading them."""
+    sync = getattr(model, "jax_state_sync", None)
+    if sync is not None:
+        sync()
+    return kernel_array(layer)
 
 
 def infer_tile_shape(found: Found) -> tuple[tuple[int, int, int], str] | None:

@@ -95,10 +95,20 @@ class Renderer:
                 stacklevel=2,
             )
 
+    def snapshot(self, kernel: np.ndarray) -> np.ndarray:
+        """The part of `kernel` that is drawn (the first units), holding no more memory than that."""
+        if self.plan.units == self.kernel_shape[-1]:
+            return kernel
+        return np.array(kernel[..., : self.plan.units])
+
     def draw(self, kernel: np.ndarray) -> Picture:
-        """Render `kernel`, which must have the shape this renderer was made for."""
+        """Render `kernel`, of the shape this renderer was made for (or its `snapshot`).
+
+        Warns of nothing itself (it may run on a background thread): see `Picture.nonfinite`.
+        """
         kernel = as_float(kernel)
-        if kernel.shape != self.kernel_shape:
+        expected = (self.kernel_shape, (*self.kernel_shape[:-1], self.plan.units))
+        if kernel.shape not in expected:
             raise ValueError(
                 f"{self.name}: expected a kernel of shape {self.kernel_shape}, got {kernel.shape}."
             )
@@ -110,14 +120,26 @@ class Renderer:
         if levels.nonfinite is not None:
             nonfinite = int(levels.nonfinite.sum())
             marker = tiles_from_levels(levels.nonfinite, layout, plan.units, plan.tiles_per_unit).any(-1)
-            warnings.warn(
-                f"{self.name} has NaN or Inf weights; they are drawn in magenta {MARKER_COLOUR}. "
-                "Training has probably diverged: try a lower learning rate.",
-                FilterVizWarning,
-                stacklevel=2,
-            )
         image = compose_grid(tiles, plan, lut=self.lut, marker=marker)
         return Picture(image, levels.low, levels.high, nonfinite)
+
+    @property
+    def colour(self) -> bool:
+        """The tiles are in colour (RGB filters or a colour map), not gray."""
+        return self.layout.tile_channels == 3 or self.lut is not None
+
+    def nonfinite_warning(self) -> str:
+        return (
+            f"{self.name} has NaN or Inf weights; they are drawn in magenta {MARKER_COLOUR}. "
+            "Training has probably diverged: try a lower learning rate."
+        )
+
+    def draw_and_warn(self, kernel: np.ndarray) -> Picture:
+        """`draw`, with a FilterVizWarning when there are NaN or Inf weights (for the caller's thread)."""
+        picture = self.draw(kernel)
+        if picture.nonfinite:
+            warnings.warn(self.nonfinite_warning(), FilterVizWarning, stacklevel=3)
+        return picture
 
     def describe(self, picture: Picture) -> str:
         """One line for captions: what is drawn, how, and the weights' range."""
@@ -158,14 +180,14 @@ def kernel_grid(kernel: np.ndarray, **options: Any) -> np.ndarray:
     """
     kernel = np.asarray(kernel)
     renderer = Renderer(kernel.shape, RenderOptions.from_kwargs(**options))
-    return renderer.draw(kernel).image
+    return renderer.draw_and_warn(kernel).image
 
 
 def renderer_for(
     model: keras.Model, layer: str | keras.layers.Layer | None, options: RenderOptions
 ) -> tuple[Renderer, keras.layers.Layer]:
     """The layer to draw in `model` and a renderer checked against it. Raises ValueError early."""
-    from filterviz import layers  # Keras is imported only when a model is drawn
+    from filterviz import layers
 
     found = layers.find_layer(model, layer)
     renderer = Renderer(
@@ -195,10 +217,7 @@ def render(model: keras.Model, layer: str | keras.layers.Layer | None = None, **
         >>> filterviz.render(model, scale=1).shape
         (19, 19, 3)
     """
-    from filterviz import layers
-
-    renderer, found = renderer_for(model, layer, RenderOptions.from_kwargs(**options))
-    return renderer.draw(layers.kernel_array(found)).image
+    return _render_model(model, layer, options)[0]
 
 
 def save_png(
@@ -217,4 +236,12 @@ def save_png(
     """
     from filterviz.writers.png import write_png
 
-    return write_png(render(model, layer, **options), path)
+    image, renderer = _render_model(model, layer, options)
+    return write_png(image, path, colour=renderer.colour)
+
+
+def _render_model(model, layer, options: dict[str, Any]) -> tuple[np.ndarray, Renderer]:
+    from filterviz import layers  # Keras is imported only when a model is drawn
+
+    renderer, found = renderer_for(model, layer, RenderOptions.from_kwargs(**options))
+    return renderer.draw_and_warn(layers.kernel_array(found)).image, renderer

@@ -20,6 +20,7 @@ class GridImage:
     axis: str  # what the step counts: "epoch" or "batch"
     image: np.ndarray  # uint8 (H, W, 1) or (H, W, 3)
     description: str  # what is drawn and how, and the weights' range at this step
+    colour: bool = False  # the tiles are in colour (RGB filters or a colour map), not gray
 
     @property
     def caption(self) -> str:
@@ -28,7 +29,7 @@ class GridImage:
     @functools.cached_property
     def png(self) -> bytes:
         """Encoded once, however many writers need it."""
-        return encode_png(self.image)
+        return encode_png(self.image, colour=self.colour)
 
 
 def safe_name(name: str) -> str:

@@ -77,6 +77,9 @@ def _masked_crc(data: bytes) -> int:
 class TensorBoardWriter:
     """Appends image events to a new event file in `run_dir`; each is on disk when `write` returns.
 
+    The file is opened for each event and closed again, so no file is held open between events: a disk
+    that fills up, is remounted read-only or is cleaned up during training fails one write, cleanly.
+
     Raises OSError at construction when `run_dir` cannot be created or written.
     """
 
@@ -86,14 +89,13 @@ class TensorBoardWriter:
         # The name tensorboard's own writer gives, so TensorBoard orders the files of a run by time.
         stamp = f"{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{next(_file_ids)}"
         self.path = self.run_dir / f"events.out.tfevents.{stamp}"
-        self._file = open(self.path, "xb")  # noqa: SIM115 (open for the writer's whole life)
-        self._append(
-            event_pb2.Event(
-                wall_time=time.time(),
-                file_version="brain.Event:2",
-                source_metadata=event_pb2.SourceMetadata(writer="filterviz"),
-            )
+        header = event_pb2.Event(
+            wall_time=time.time(),
+            file_version="brain.Event:2",
+            source_metadata=event_pb2.SourceMetadata(writer="filterviz"),
         )
+        with open(self.path, "xb") as file:
+            file.write(tf_record(header.SerializeToString()))
 
     @property
     def destination(self) -> str:
@@ -104,8 +106,8 @@ class TensorBoardWriter:
         self._append(image_event(grid.tag, grid.step, grid.png, width, height, grid.description))
 
     def close(self) -> None:
-        self._file.close()
+        """Nothing is held open between events."""
 
     def _append(self, event: event_pb2.Event) -> None:
-        self._file.write(tf_record(event.SerializeToString()))
-        self._file.flush()  # readable by TensorBoard, and kept if training dies right after
+        with open(self.path, "ab") as file:  # closed at once: readable, and kept if training dies next
+            file.write(tf_record(event.SerializeToString()))

@@ -1,0 +1,137 @@
+"""Rendering, PNG encoding and writing, off the training thread.
+
+The training thread hands over a snapshot of the kernel and returns at once; one worker thread renders
+the snapshots in order and passes each grid to the writers. The queue is bounded:
+
+* When it is full (the writers are slower than the schedule), the oldest waiting snapshot is dropped and
+  counted, so training never waits for writing, memory stays bounded, and the grids that are written are
+  still in step order and the newest state is never lost. `skipped` lists the steps dropped.
+* `wait()` returns once everything handed over is written: FilterLogger calls it at epoch boundaries
+  and at the end of training, and an exit handler calls it before the interpreter shuts down, so an
+  interrupted script still writes every grid it logged.
+* A writer that fails is dropped (the others go on); the failure is kept for the training thread to
+  report, because a warning raised on the worker thread would not reach the user reliably.
+* The worker runs at the lowest CPU priority where the system allows it (Linux): training keeps its
+  cores, and rendering uses the time training leaves idle.
+
+No Keras here: `render` turns (step, kernel) into a GridImage.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import contextlib
+import os
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from filterviz.writers import GridImage
+
+CAPACITY = 4  # snapshots waiting at most, besides the one being rendered
+EXIT_TIMEOUT = 60.0  # seconds the exit handler waits for a writer that hangs
+
+_live: weakref.WeakSet[BackgroundLogger] = weakref.WeakSet()
+
+
+class BackgroundLogger:
+    """Renders and writes grids on a worker thread, in the order they were submitted."""
+
+    def __init__(
+        self,
+        render: Callable[[int, np.ndarray], GridImage],
+        writers: Sequence[Any],
+        capacity: int = CAPACITY,
+        name: str = "filterviz-writer",
+    ) -> None:
+        self._render = render
+        self.writers = list(writers)
+        self._capacity = capacity
+        self._pending: collections.deque[tuple[int, np.ndarray]] = collections.deque()
+        self._busy = False
+        self._closing = False
+        self._condition = threading.Condition()
+        self.skipped: list[int] = []  # steps dropped because the queue was full
+        self.failures: list[tuple[Any, BaseException]] = []  # (writer, error): not yet reported
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+        self._thread.start()
+        _live.add(self)
+
+    def submit(self, step: int, kernel: np.ndarray) -> None:
+        """Queue a snapshot. Never blocks: a full queue drops its oldest waiting snapshot."""
+        with self._condition:
+            if len(self._pending) >= self._capacity:
+                self.skipped.append(self._pending.popleft()[0])
+            self._pending.append((step, kernel))
+            self._condition.notify_all()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every submitted grid is written (or `timeout` seconds pass). True when done."""
+        with self._condition:
+            return self._condition.wait_for(lambda: not self._pending and not self._busy, timeout)
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Write what is queued, stop the worker and close the writers."""
+        done = self.wait(timeout)
+        with self._condition:
+            self._closing = True
+            self._condition.notify_all()
+        self._thread.join(timeout)
+        for writer in self.writers:
+            try:
+                writer.close()
+            except Exception as error:  # already flushed event by event; report, do not raise
+                self.failures.append((writer, error))
+        self.writers = []
+        _live.discard(self)
+        return done
+
+    def take_failures(self) -> list[tuple[Any, BaseException]]:
+        with self._condition:
+            failures, self.failures = self.failures, []
+        return failures
+
+    def _work(self) -> None:
+        _lowest_priority()
+        while True:
+            with self._condition:
+                self._condition.wait_for(lambda: self._pending or self._closing)
+                if not self._pending:
+                    return  # closing, and nothing left
+                step, kernel = self._pending.popleft()
+                self._busy = True
+            try:
+                self._write(self._render(step, kernel))
+            except Exception as error:  # rendering failed: nothing to write for this step
+                with self._condition:
+                    self.failures.append((None, error))
+            finally:
+                with self._condition:
+                    self._busy = False
+                    self._condition.notify_all()
+
+    def _write(self, grid: GridImage) -> None:
+        for writer in list(self.writers):
+            try:
+                writer.write(grid)
+            except Exception as error:
+                with self._condition:
+                    self.writers.remove(writer)
+                    self.failures.append((writer, error))
+
+
+def _lowest_priority() -> None:
+    """Nice 19 for the calling thread only (Linux gives each thread its own nice value)."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: normal priority then
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
+@atexit.register
+def _drain_at_exit() -> None:
+    """An interrupted training leaves grids queued: write them before the interpreter goes."""
+    for logger in list(_live):
+        logger.close(EXIT_TIMEOUT)

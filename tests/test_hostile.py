@@ -1,0 +1,233 @@
+"""Hostile input: a clear error or a documented fallback, never a crash mid-training, never lost images.
+
+One test per row of the README's table "When the input is hostile".
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import filterviz
+from filterviz.grid import MARKER_COLOUR, MAX_GRID_PIXELS
+from filterviz.normalize import MID_GRAY
+from tests._helpers import cell, logged_images, logged_steps, tile
+from tests.test_callback import tiny_data
+
+ROOT = Path(__file__).parents[1]
+
+
+def grid_of(kernel, **options):
+    """kernel_grid with scale 1, and the messages of the FilterVizWarnings it raised."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image = filterviz.kernel_grid(kernel, scale=1, **options)
+    return image, [str(w.message) for w in caught if issubclass(w.category, filterviz.FilterVizWarning)]
+
+
+def tile_pixels(image, count, hw):
+    """Every tile's pixels, one row each, from a grid with the default layout."""
+    cols = int(np.ceil(np.sqrt(count)))
+    return [tile(image, i, cols, hw) for i in range(count)]
+
+
+def test_a_kernel_full_of_nan_is_all_marker_colour_with_one_warning():
+    image, messages = grid_of(np.full((3, 3, 3, 4), np.nan, np.float32))
+    for pixels in tile_pixels(image, 4, (3, 3)):
+        assert (pixels == MARKER_COLOUR).all()
+    assert len(messages) == 1 and "NaN or Inf weights; they are drawn in magenta (255, 0, 255)" in messages[0]
+
+
+def test_inf_weights_are_marked_and_the_rest_normalized_without_them():
+    kernel = np.arange(2 * 2 * 1 * 2, dtype=np.float32).reshape(2, 2, 1, 2)
+    kernel[0, 0, 0, 1] = np.inf
+    kernel[1, 1, 0, 1] = -np.inf
+    image, messages = grid_of(kernel, normalize="per_tile")
+    second = tile(image, 1, 2, (2, 2))
+    assert tuple(second[0, 0]) == MARKER_COLOUR and tuple(second[1, 1]) == MARKER_COLOUR
+    assert tuple(second[0, 1]) == (0, 0, 0) and tuple(second[1, 0]) == (255, 255, 255)  # finite range [3, 5]
+    assert len(messages) == 1
+
+
+@pytest.mark.parametrize("mode", ["per_tile", "global", "symmetric"])
+def test_an_all_zero_kernel_is_mid_gray(mode):
+    image, messages = grid_of(np.zeros((784, 9), np.float32), tile_shape=(28, 28, 1), normalize=mode)
+    for pixels in tile_pixels(image, 9, (28, 28)):
+        assert (pixels == MID_GRAY).all()
+    assert messages == []
+
+
+@pytest.mark.parametrize("magnitude", [1e30, 1e-30])
+def test_huge_and_tiny_weights_draw_like_ordinary_ones(magnitude):
+    kernel = np.random.default_rng(0).standard_normal((5, 5, 3, 8))
+    reference, _ = grid_of(kernel)
+    scaled, messages = grid_of(kernel * magnitude)
+    np.testing.assert_array_equal(scaled, reference)
+    assert messages == []
+
+
+def test_float16_kernels_draw_as_their_float32_values():
+    kernel = np.random.default_rng(1).standard_normal((3, 3, 3, 16)).astype(np.float16) * np.float16(1000)
+    np.testing.assert_array_equal(grid_of(kernel)[0], grid_of(kernel.astype(np.float32))[0])
+
+
+def test_a_dense_layer_with_one_unit():
+    model = keras.Sequential([keras.Input((5, 5, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    image = filterviz.render(model, scale=1)
+    assert image.shape == (7, 7, 3)
+
+
+def test_a_dense_layer_with_50000_units_is_drawn_within_the_size_bound():
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(50_000)])
+    image = filterviz.render(model)
+    assert image.shape[0] * image.shape[1] <= MAX_GRID_PIXELS
+    # 28x28 tiles: 50,000 of them do not fit in 4096 x 4096, so the first ones are drawn, with a warning.
+    kernel = np.random.default_rng(2).standard_normal((784, 50_000)).astype(np.float32)
+    big, messages = grid_of(kernel, tile_shape=(28, 28, 1))
+    assert big.shape[0] * big.shape[1] <= MAX_GRID_PIXELS
+    assert len(messages) == 1 and "drawing the first 19881 of 50000 tiles" in messages[0]  # 141 x 141
+    assert big.shape == (141 * 29 + 1, 141 * 29 + 1, 3)
+    again, _ = grid_of(kernel[:, :19881], tile_shape=(28, 28, 1))
+    np.testing.assert_array_equal(big, again)  # the first 19,881 units, as if there were no more
+
+
+def test_a_conv2d_layer_with_1024_filters():
+    image, _ = grid_of(np.random.default_rng(3).standard_normal((3, 3, 3, 1024)))
+    assert image.shape == (32 * 4 + 1, 32 * 4 + 1, 3)
+    auto = filterviz.kernel_grid(np.ones((3, 3, 3, 1024)))
+    assert auto.shape[0] * auto.shape[1] <= 2048 * 2048
+
+
+def test_a_conv2d_layer_with_512_input_channels():
+    kernel = np.random.default_rng(4).standard_normal((3, 3, 512, 64)).astype(np.float32)
+    image = filterviz.kernel_grid(kernel)
+    assert image.shape[0] * image.shape[1] <= 2048 * 2048  # a row per filter, a column per channel
+    plain, _ = grid_of(kernel)
+    assert plain.shape == (64 * 4 + 1, 512 * 4 + 1, 3)
+
+
+def test_a_1x1_kernel_is_upscaled_to_visible_tiles():
+    kernel = np.random.default_rng(5).standard_normal((1, 1, 3, 16))
+    image = filterviz.kernel_grid(kernel)
+    assert image.shape == (4 * 33 + 1, 4 * 33 + 1, 3)  # each weight a 32 x 32 block
+    for i in range(16):
+        block = cell(image, i // 4, i % 4, (1, 1), scale=32)
+        assert (block == block[0, 0]).all()
+
+
+def test_a_model_with_several_inputs():
+    image = keras.Input((4, 4, 3), name="image")
+    extra = keras.Input((5,), name="extra")
+    features = keras.layers.Dense(6, name="image_dense")(keras.layers.Flatten()(image))
+    merged = keras.layers.Concatenate()([features, keras.layers.Dense(2, name="extra_dense")(extra)])
+    model = keras.Model([image, extra], keras.layers.Dense(1, name="out")(merged))
+    from filterviz.layers import find_layer, infer_tile_shape
+
+    found = find_layer(model)
+    assert found.layer.name == "image_dense"
+    assert infer_tile_shape(found) == ((4, 4, 3), "hwc")
+    assert infer_tile_shape(find_layer(model, "extra_dense")) is None  # flat: a gray 1 x 5 tile
+    assert filterviz.render(model, layer="out").shape[-1] == 3
+
+
+def test_unsafe_layer_names_become_safe_tags_and_slashes_are_refused_by_keras(tmp_path):
+    with pytest.raises(ValueError, match="cannot contain character `/`"):
+        keras.layers.Dense(3, name="a/b")
+    # TensorFlow refuses spaces in names when the layer runs; ">" it allows, and no file system likes it.
+    name = "my>dense" if keras.backend.backend() == "tensorflow" else "my dense"
+    model = keras.Sequential(
+        [keras.Input((6, 6, 1)), keras.layers.Flatten(), keras.layers.Dense(4, name=name)]
+    )
+    model.compile("sgd", "mse")
+    x, _ = tiny_data(8)
+    model.fit(x, np.zeros((8, 4)), epochs=1, verbose=0, callbacks=[filterviz.FilterLogger(tmp_path)])
+    assert logged_steps(tmp_path / "filters", "filters/my_dense") == [0, 1]
+
+
+def test_invalid_schedules_fail_at_construction():
+    for kwargs in (
+        {"every_n_steps": 0},
+        {"every_n_steps": -3},
+        {"every_n_epochs": -1},
+        {"every_n_steps": 2.5},
+    ):
+        with pytest.raises(ValueError, match="must be a whole number >= 1"):
+            filterviz.FilterLogger("logs", **kwargs)
+
+
+DISK_SCRIPT = """
+import subprocess, sys, warnings
+import keras, numpy as np, filterviz
+
+log_dir, mode = sys.argv[1], sys.argv[2]
+
+class ReadOnlyAfter(keras.callbacks.Callback):  # the disk turns read-only during the second epoch
+    def on_epoch_begin(self, epoch, logs=None):
+        if mode == "read-only" and epoch == 1:
+            subprocess.run(["mount", "-o", "remount,ro", log_dir], check=True)
+
+rng = np.random.default_rng(0)
+x, y = rng.random((32, 16, 16, 1), dtype=np.float32), rng.random((32, 2), dtype=np.float32)
+keras.utils.set_random_seed(0)
+first, head = keras.layers.Dense(64, name="dense"), keras.layers.Dense(2, name="head")
+model = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Flatten(), first, head])
+model.compile("sgd", "mse")
+logger = filterviz.FilterLogger(log_dir, every_n_steps=1, scale=1)  # noisy 137 x 137 grids, ~45 kB each
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    # The logger first: its epoch barrier writes the epoch's grids before the disk turns read-only.
+    model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[logger, ReadOnlyAfter()])
+ours = [str(w.message) for w in caught if issubclass(w.category, filterviz.FilterVizWarning)]
+failures = [message for message in ours if "failed with" in message]  # skips may be reported too
+print(len(failures), int(keras.ops.convert_to_numpy(model.optimizer.iterations)))
+print(failures[0] if failures else "")
+"""
+
+
+@pytest.mark.parametrize("mode", ["full", "read-only"])
+def test_a_disk_that_fills_up_or_turns_read_only_during_training(tmp_path, mode):
+    """A real 96 kB tmpfs as log_dir, in a private mount namespace: it fills up (ENOSPC), or it is remounted
+    read-only in the second epoch (EROFS). Training finishes, one warning, the images before stay readable."""
+    if not shutil.which("unshare"):
+        pytest.skip("needs unshare(1) to mount a small filesystem in a private namespace")
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    copy = tmp_path / "copy"
+    script = tmp_path / "train_on_a_small_disk.py"
+    script.write_text(DISK_SCRIPT)
+    size = "96k" if mode == "full" else "4m"  # full: two grids fit; read-only: room for all
+    command = (
+        f"mount -t tmpfs -o size={size} tmpfs {mount_point} && "
+        f"{sys.executable} {script} {mount_point} {mode}; status=$?; "
+        f"cp -r {mount_point} {copy}; umount {mount_point}; exit $status"
+    )
+    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"this machine does not allow a private mount namespace: {probe.stderr.decode().strip()}")
+    result = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", command],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts, message = result.stdout.splitlines()[-2:]
+    assert counts == "1 12", result.stdout  # exactly one warning, and all 12 batches trained
+    errno = "No space left on device" if mode == "full" else "Read-only file system"
+    assert errno in message and "Training goes on; the images written before are kept" in message
+    steps = logged_steps(copy / "filters", "filters/dense")  # every record readable, in order
+    assert steps == sorted(set(steps)) and steps[0] == 0 and len(steps) < 13
+    if mode == "read-only":  # the first epoch's grids were written before the second began: its end, 4, too
+        assert steps[-1] == 4
+    assert all(
+        image.shape == logged_images(copy / "filters", "filters/dense")[0][1].shape
+        for _, image in logged_images(copy / "filters", "filters/dense")
+    )
