@@ -11,6 +11,8 @@ of every logged step, and prints the tensorboard command that shows them. Nothin
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,8 +180,19 @@ def run(out: Path = DEFAULT_OUT, epochs: int = 8, patches: int = 14_000, verbose
     for path in (filters, evolution, digits_filters, digits_evolution):
         print(f"  {path}")
     print("See every logged step in TensorBoard (Images tab):")
-    print(f"  tensorboard --logdir {out} --samples_per_plugin images=100")
+    print(f"  {tensorboard_program()} --logdir {out} --samples_per_plugin images=100")
     return Result(out, filters, evolution, digits_filters, digits_evolution, photos, digits)
+
+
+def tensorboard_program() -> str:
+    """`tensorboard`, or the path of the one installed beside this Python when the PATH finds another or
+    none (after `make demo` it sits in .venv/bin, which is not on the PATH)."""
+    beside = Path(sys.executable).parent / "tensorboard"
+    found = shutil.which("tensorboard")
+    if not beside.exists() or (found and Path(found).resolve() == beside.resolve()):
+        return "tensorboard"
+    relative = os.path.relpath(beside)
+    return relative if not relative.startswith("..") else str(beside)
 
 
 def main(argv: list[str] | None = None) -> None:
