@@ -225,8 +225,10 @@ def test_animate_errors_are_one_line_and_exit_code_2(logdir, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_the_demo_end_to_end(tmp_path):
-    """The README's main job, with one epoch per model (the full demo takes 1.5 minutes here)."""
+    """The README's main job, with one epoch per model: about 35 s, most of it preparing and training on
+    14,000 photo patches (the full demo, 8 epochs, takes 1.5 minutes here)."""
     out = tmp_path / "demo"
     result = filterviz_cli("demo", "--out", out, "--epochs", "1")
     assert result.returncode == 0, result.stderr[-3000:]
