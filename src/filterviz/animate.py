@@ -39,7 +39,12 @@ def read_frames(logdir: str | os.PathLike[str], tag: str | None = None) -> tuple
     logdir = Path(logdir)
     if not logdir.is_dir():
         raise ValueError(f"{logdir} is not a folder: give the log directory FilterLogger wrote to.")
-    found: dict[tuple[str, str], dict[int, bytes]] = {}
+
+    def wanted(name: str) -> bool:
+        return name == tag if tag is not None else name.startswith("filters/")
+
+    seen: set[tuple[str, str]] = set()  # every (run, image tag), for the message when none is chosen
+    found: dict[tuple[str, str], dict[int, bytes]] = {}  # the PNGs of the tags that can be chosen
     for path in sorted(logdir.rglob("*tfevents*")):  # file names start with their creation time
         run = path.parent.relative_to(logdir).as_posix()
         image_tags = set()  # TensorFlow writes a tag's plugin metadata with its first event only
@@ -48,11 +53,11 @@ def read_frames(logdir: str | os.PathLike[str], tag: str | None = None) -> tuple
                 if value.metadata.plugin_data.plugin_name == IMAGES_PLUGIN:
                     image_tags.add(value.tag)
                 if value.tag in image_tags and len(value.tensor.string_val) >= 3:
-                    found.setdefault((run, value.tag), {})[event.step] = value.tensor.string_val[2]
-    choices = sorted(found) if tag is None else sorted(key for key in found if key[1] == tag)
-    if tag is None:
-        choices = [key for key in choices if key[1].startswith("filters/")]
-    listing = ", ".join(f"{t} (run {r})" for r, t in sorted(found)) or "none"
+                    seen.add((run, value.tag))
+                    if wanted(value.tag):
+                        found.setdefault((run, value.tag), {})[event.step] = value.tensor.string_val[2]
+    choices = sorted(found)
+    listing = ", ".join(f"{t} (run {r})" for r, t in sorted(seen)) or "none"
     if not choices:
         wanted = f"tag {tag!r}" if tag else "filter images (tags filters/...)"
         raise ValueError(f"{logdir} holds no {wanted}; image tags found: {listing}.")
