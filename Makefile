@@ -8,8 +8,8 @@ BIN := $(VENV)/bin
 .PHONY: demo test test-backends lint bench clean
 
 # The core and callback tests, run again on Keras' other backends.
-BACKEND_TESTS := tests/test_render.py tests/test_layers.py tests/test_callback.py tests/test_precision.py \
-	tests/test_hostile.py
+BACKEND_TESTS := tests/test_render.py tests/test_layers.py tests/test_callback.py tests/test_background.py \
+	tests/test_precision.py tests/test_hostile.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -18,16 +18,16 @@ import keras
 import filterviz
 
 
-def main() -> None:
+def main(argv: list[str] | None = None, load_data=keras.datasets.cifar10.load_data) -> keras.Model:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--logdir", default="logs/cifar10")
     parser.add_argument("--wandb", action="store_true", help="also log to a W&B run (needs filterviz[wandb])")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
-    (x, y), (x_test, y_test) = keras.datasets.cifar10.load_data()  # downloads once, then cached
+    (x, y), (x_test, y_test) = load_data()  # downloads once, then cached
     model = keras.Sequential(
         [
             keras.Input((32, 32, 3)),
@@ -59,6 +59,8 @@ def main() -> None:
         verbose=2,
         callbacks=callbacks,
     )
+
+    return model
 
 
 if __name__ == "__main__":

@@ -17,15 +17,15 @@ import keras
 import filterviz
 
 
-def main() -> None:
+def main(argv: list[str] | None = None, load_data=keras.datasets.mnist.load_data) -> keras.Model:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--logdir", default="logs/mnist")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
-    (x, y), (x_test, y_test) = keras.datasets.mnist.load_data()  # downloads once, then cached
+    (x, y), (x_test, y_test) = load_data()  # downloads once, then cached
     model = keras.Sequential(
         [
             keras.Input((28, 28)),
@@ -48,6 +48,8 @@ def main() -> None:
             keras.callbacks.TensorBoard(args.logdir),
         ],
     )
+
+    return model
 
 
 if __name__ == "__main__":

@@ -1,9 +1,15 @@
-"""Reading grids back in tests: where tile i sits, and the formulas the docs promise."""
+"""Shared by the tests: tiny models and data, reading grids and logs back, the formulas the docs promise."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
+import keras
 import numpy as np
 
+import filterviz
 from filterviz.grid import PADDING_COLOUR
 
 
@@ -55,3 +61,99 @@ def logged_images(run_dir, tag):
 
 def logged_steps(run_dir, tag):
     return [step for step, _ in logged_images(run_dir, tag)]
+
+
+TAG = "filters/dense"
+
+
+def tiny_model(seed=0):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(4, name="dense"),
+            keras.layers.Dense(2, name="head"),
+        ]
+    )
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    return model
+
+
+def tiny_data(n=32, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 6, 6, 1), dtype=np.float32), rng.random((n, 2), dtype=np.float32)
+
+
+class Renders(keras.callbacks.Callback):
+    """What filterviz.render shows at the start and after every epoch, to compare with what was logged."""
+
+    def __init__(self):
+        super().__init__()
+        self.images = []
+
+    def on_train_begin(self, logs=None):
+        self.images.append(filterviz.render(self.model))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.images.append(filterviz.render(self.model))
+
+
+class RendersByBatch(keras.callbacks.Callback):
+    """filterviz.render of the model as each batch begins and as training ends, by batches completed:
+    what an image logged at that batch step must show. (Keras syncs jax's state for `self.model`.)"""
+
+    def __init__(self, **options):
+        super().__init__()
+        self.options, self.images, self.done = options, {}, 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.images[self.done] = filterviz.render(self.model, **self.options)
+        self.done += 1
+
+    def on_train_end(self, logs=None):
+        self.images[self.done] = filterviz.render(self.model, **self.options)
+
+
+class Batches(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.count += 1
+
+
+class FailIn(keras.callbacks.Callback):
+    """Raises inside training, as batch `batch` of epoch `epoch` begins."""
+
+    def __init__(self, epoch, error, batch=1):
+        super().__init__()
+        self.epoch, self.error, self.batch = epoch, error, batch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.current == self.epoch and batch == self.batch:
+            raise self.error
+
+
+def filterviz_cli(*args, cwd=None, timeout=300):
+    """Run `python -m filterviz ARGS` (what the `filterviz` console script runs)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-m", "filterviz", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=env,
+    )
+
+
+def assert_usage_error(result, message):
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("filterviz: error:")]
+    assert len(lines) == 1 and message in lines[0], result.stderr

@@ -1,7 +1,43 @@
-"""Shared test setup: quiet TensorFlow, deterministic seeds, a Keras import done once."""
+"""Shared test setup: quiet TensorFlow, W&B offline, and CI's rule that no test skips unnoticed.
+
+With FILTERVIZ_STRICT_SKIPS=1 (CI sets it), a test that skips for a reason not listed in EXPECTED_SKIPS
+for the current Keras backend fails the run: a skip there means CI lacks something a test needs.
+"""
 
 import os
+
+import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("WANDB_MODE", "offline")  # never reach the network from a test
+
+# Keras backend -> the skip reasons expected on it (each test's skip reason, exactly).
+EXPECTED_SKIPS = {
+    "tensorflow": set(),
+    "jax": {"tf.distribute is TensorFlow's"},
+    "torch": {"tf.distribute is TensorFlow's", "Keras runs one step per execution on torch"},
+}
+
+_skipped: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _skipped.append((report.nodeid, reason.removeprefix("Skipped: ")))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("FILTERVIZ_STRICT_SKIPS") != "1":
+        return
+    import keras
+
+    expected = EXPECTED_SKIPS.get(keras.backend.backend(), set())
+    unexpected = [(test, reason) for test, reason in _skipped if reason not in expected]
+    if unexpected:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        reporter.section("skips not on the expected list (tests/conftest.py, EXPECTED_SKIPS)", red=True)
+        for test, reason in unexpected:
+            reporter.line(f"{test}: {reason}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,10 +1,14 @@
-"""A real TensorBoard server for end-to-end tests, started on 127.0.0.1 and asked over HTTP."""
+"""A real TensorBoard server for end-to-end tests, started on 127.0.0.1 and asked over HTTP.
+
+The server binds port 0 itself (the system picks a free port) and the port is read from what it prints,
+so no port is chosen, released and bound again later by someone else.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import socket
+import re
 import subprocess
 import sys
 import tempfile
@@ -12,16 +16,12 @@ import time
 import urllib.parse
 import urllib.request
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+STARTUP_TIMEOUT = 120.0  # seconds; TensorBoard imports TensorFlow when it can, which is slow
 
 
 class TensorBoardServer:
-    def __init__(self, port: int, log):
-        self.base = f"http://127.0.0.1:{port}"
+    def __init__(self, base: str, log):
+        self.base = base
         self._log = log  # the server's stderr, for a helpful timeout message
 
     def get(self, path: str, **query) -> bytes:
@@ -42,25 +42,30 @@ class TensorBoardServer:
                 if ready(answer):
                     return answer
             time.sleep(0.5)
+        raise TimeoutError(
+            f"TensorBoard never answered {path} as expected; last answer: {answer}\n{self.log()}"
+        )
+
+    def log(self) -> str:
         self._log.seek(0)
-        tail = self._log.read().decode(errors="replace")[-2000:]
-        raise TimeoutError(f"TensorBoard never answered {path} as expected; last answer: {answer}\n{tail}")
+        return self._log.read().decode(errors="replace")[-3000:]
+
+
+def tensorboard_command() -> list[str]:
+    return [sys.executable, "-m", "tensorboard.main"]
 
 
 @contextlib.contextmanager
 def tensorboard(logdir, *extra: str):
-    """`tensorboard --logdir LOGDIR --host 127.0.0.1 --port P`, as a user starts it, for the with-block."""
-    port = free_port()
+    """`tensorboard --logdir LOGDIR --host 127.0.0.1 --port 0`, as a user starts it, for the with-block."""
     command = [
-        sys.executable,
-        "-m",
-        "tensorboard.main",
+        *tensorboard_command(),
         "--logdir",
         str(logdir),
         "--host",
         "127.0.0.1",
         "--port",
-        str(port),
+        "0",
         "--reload_interval",
         "1",
         *extra,
@@ -68,7 +73,7 @@ def tensorboard(logdir, *extra: str):
     log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
     try:
-        yield TensorBoardServer(port, log)
+        yield TensorBoardServer(_address(process, log), log)
     finally:
         process.terminate()
         try:
@@ -76,3 +81,18 @@ def tensorboard(logdir, *extra: str):
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def _address(process: subprocess.Popen, log) -> str:
+    """The http://127.0.0.1:PORT address TensorBoard prints once it listens."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        log.seek(0)
+        text = log.read().decode(errors="replace")
+        found = re.search(r"TensorBoard \S+ at (http://127\.0\.0\.1:\d+)/", text)
+        if found:
+            return found.group(1)
+        if process.poll() is not None:
+            raise RuntimeError(f"TensorBoard exited with code {process.returncode}:\n{text[-3000:]}")
+        time.sleep(0.2)
+    raise TimeoutError(f"TensorBoard did not start listening within {STARTUP_TIMEOUT} s")

@@ -1,8 +1,13 @@
-"""The worker thread: order, the full-queue policy, draining, failures."""
+"""The worker thread and FilterLogger's promises about it: order, the full-queue policy, the epoch barrier,
+flush() and the drain at exit, failures and warnings. Synchronised with events, never with sleeps that
+hope the (nice 19) worker has run."""
 
+import os
+import subprocess
+import sys
 import threading
-import time
 import warnings
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -11,7 +16,11 @@ import pytest
 import filterviz
 from filterviz.background import BackgroundLogger
 from filterviz.writers import GridImage
-from tests._helpers import logged_steps
+from filterviz.writers.tensorboard import TensorBoardWriter
+from tests._helpers import TAG, FailIn, RendersByBatch, logged_images, logged_steps, tiny_data, tiny_model
+
+ROOT = Path(__file__).parents[1]
+DEADLOCK_GUARD = 60  # seconds: only reached when the code under test is broken
 
 
 class Recorder:
@@ -30,56 +39,71 @@ class Recorder:
         self.closed = True
 
 
-def render_after(seconds, gate=None):
+def grid(step):
+    return GridImage("filters/x", step, "batch", np.zeros((1, 1, 1), np.uint8), "")
+
+
+def gated_render(gate, started):
+    """A render that says when it started and then waits for the gate."""
+
     def render(step, kernel):
-        if gate is not None:
-            gate.wait()
-        time.sleep(seconds)
-        return GridImage("filters/x", step, "batch", np.zeros((1, 1, 1), np.uint8), "")
+        started.set()
+        assert gate.wait(DEADLOCK_GUARD)
+        return grid(step)
 
     return render
 
 
 def test_grids_are_written_in_the_order_submitted():
     recorder = Recorder()
-    background = BackgroundLogger(render_after(0), [recorder], capacity=64)
+    background = BackgroundLogger(lambda step, kernel: grid(step), [recorder], capacity=64)
     for step in range(50):
         background.submit(step, np.zeros(1))
-    assert background.close(timeout=10)
+    assert background.close(timeout=DEADLOCK_GUARD)
     assert recorder.steps == list(range(50)) and recorder.closed and background.skipped == []
 
 
 def test_a_full_queue_drops_its_oldest_waiting_snapshot_and_keeps_the_newest():
-    gate = threading.Event()
+    gate, started = threading.Event(), threading.Event()
     recorder = Recorder()
-    background = BackgroundLogger(render_after(0, gate), [recorder], capacity=4)
-    for step in range(10):  # the worker is stuck at the gate: 0 is being rendered, the rest wait
+    background = BackgroundLogger(gated_render(gate, started), [recorder], capacity=4)
+    background.submit(0, np.zeros(1))
+    assert started.wait(DEADLOCK_GUARD)  # the worker holds step 0 at the gate; the rest queue up
+    for step in range(1, 10):
         background.submit(step, np.zeros(1))
-        time.sleep(0.01)
     gate.set()
-    assert background.wait(timeout=10)
+    assert background.wait(timeout=DEADLOCK_GUARD)
     assert recorder.steps == [0, 6, 7, 8, 9]  # the newest four survive, in order
     assert background.skipped == [1, 2, 3, 4, 5]
     background.close()
 
 
 def test_submitting_never_waits_for_the_writer():
-    gate = threading.Event()
-    background = BackgroundLogger(render_after(0, gate), [Recorder()], capacity=2)
-    start = time.perf_counter()
-    for step in range(100):
-        background.submit(step, np.zeros(1))
-    assert time.perf_counter() - start < 1.0  # generous: the point is that it does not block on the gate
+    gate, started = threading.Event(), threading.Event()
+    background = BackgroundLogger(gated_render(gate, started), [Recorder()], capacity=2)
+
+    background.submit(0, np.zeros(1))
+    assert started.wait(DEADLOCK_GUARD)
+
+    def submit_all():
+        for step in range(1, 100):
+            background.submit(step, np.zeros(1))
+
+    submitter = threading.Thread(target=submit_all)
+    submitter.start()
+    submitter.join(DEADLOCK_GUARD)  # the writer is stuck at the gate all along: a blocking submit hangs
+    blocked = submitter.is_alive()
     gate.set()
-    background.close(timeout=10)
+    background.close(timeout=DEADLOCK_GUARD)
+    assert not blocked and len(background.skipped) == 97
 
 
 def test_a_failing_writer_is_dropped_and_reported_while_the_others_go_on():
     failing, healthy = Recorder(fail_at=2), Recorder()
-    background = BackgroundLogger(render_after(0), [failing, healthy], capacity=8)
+    background = BackgroundLogger(lambda step, kernel: grid(step), [failing, healthy], capacity=8)
     for step in range(5):
         background.submit(step, np.zeros(1))
-    background.close(timeout=10)
+    background.close(timeout=DEADLOCK_GUARD)
     assert failing.steps == [0, 1] and healthy.steps == [0, 1, 2, 3, 4]
     ((writer, error),) = background.take_failures()
     assert writer is failing and "disk full" in str(error)
@@ -89,42 +113,175 @@ def test_a_render_that_raises_is_reported_and_the_next_one_still_runs():
     def render(step, kernel):
         if step == 1:
             raise ValueError("bad kernel")
-        return GridImage("filters/x", step, "batch", np.zeros((1, 1, 1), np.uint8), "")
+        return grid(step)
 
     recorder = Recorder()
     background = BackgroundLogger(render, [recorder], capacity=8)
     for step in range(3):
         background.submit(step, np.zeros(1))
-    background.close(timeout=10)
+    background.close(timeout=DEADLOCK_GUARD)
     assert recorder.steps == [0, 2]
     ((writer, error),) = background.take_failures()
     assert writer is None and "bad kernel" in str(error)
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="timing of the TensorFlow loop")
-def test_a_writer_slower_than_the_schedule_skips_grids_with_one_warning_and_one_summary(tmp_path):
-    """A 3072 x 1024 Dense layer (about 0.1 s a grid) logged at every one of 64 short steps."""
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(1024), keras.layers.Dense(2)]
-    )
-    model.compile(keras.optimizers.SGD(1e-4), "mse")
-    x, y = np.random.default_rng(0).random((512, 32, 32, 3), np.float32), np.zeros((512, 2), np.float32)
+# FilterLogger in real fits, with its TensorBoard writer slowed down or held on purpose.
+
+
+def slow_writes(monkeypatch, seconds=0.2):
+    """Every event FilterLogger writes takes `seconds` longer, as on a slow disk."""
+    write = TensorBoardWriter.write
+    pause = threading.Event()  # never set: wait() is a sleep that says what it is for
+
+    def slow(self, grid):
+        pause.wait(seconds)
+        write(self, grid)
+
+    monkeypatch.setattr(TensorBoardWriter, "write", slow)
+
+
+class ReleaseAtTrainEnd(keras.callbacks.Callback):
+    """Opens the gate when training ends; listed before FilterLogger, it runs before its drain."""
+
+    def __init__(self, gate):
+        super().__init__()
+        self.gate = gate
+
+    def on_train_end(self, logs=None):
+        self.gate.set()
+
+
+def test_a_writer_slower_than_the_schedule_skips_grids_with_one_warning_and_one_summary(
+    tmp_path, monkeypatch
+):
+    """The writer is held at step 0 until training ends: the 64 steps behind it overflow the queue."""
+    gate = threading.Event()
+    write = TensorBoardWriter.write
+
+    def held(self, grid):
+        assert gate.wait(DEADLOCK_GUARD)
+        write(self, grid)
+
+    monkeypatch.setattr(TensorBoardWriter, "write", held)
+    x, y = tiny_data(512)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        history = model.fit(
+        history = tiny_model().fit(
             x,
             y,
             epochs=1,
             batch_size=8,
             verbose=0,
-            callbacks=[filterviz.FilterLogger(tmp_path, every_n_steps=1)],
+            callbacks=[ReleaseAtTrainEnd(gate), filterviz.FilterLogger(tmp_path, every_n_steps=1)],
         )
     assert len(history.history["loss"]) == 1  # training finished
     ours = [str(w.message) for w in caught if issubclass(w.category, filterviz.FilterVizWarning)]
     assert len(ours) == 2, ours
-    assert "is slower than the schedule" in ours[0] and "Log less often" in ours[0]
-    assert ours[1].startswith("FilterLogger skipped ") and "grids of filters/dense" in ours[1]
-    steps = logged_steps(tmp_path / "filters", "filters/dense")
-    assert steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == 64  # in order; start and end kept
-    assert len(steps) < 65
+    assert "is slower than the schedule" in ours[0] and "(step 1) was skipped" in ours[0]
+    steps = "steps 1, 2, 3, 4, 5, 6, 7, 8 ... 60"
+    assert ours[1] == f"FilterLogger skipped 60 grids of filters/dense in this training ({steps})."
+    assert logged_steps(tmp_path / "filters", TAG) == [0, 61, 62, 63, 64]  # in order; start and end kept
+
+
+class StepsOnDiskAtEpochBegin(keras.callbacks.Callback):
+    """Reads the event files when each epoch begins (listed after FilterLogger: after its barrier)."""
+
+    def __init__(self, run_dir):
+        super().__init__()
+        self.run_dir, self.seen = run_dir, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.seen.append(logged_steps(self.run_dir, TAG) if epoch else None)
+
+
+def test_every_grid_of_an_epoch_is_on_disk_before_the_next_epoch_starts(tmp_path, monkeypatch):
+    slow_writes(monkeypatch)
+    x, y = tiny_data(32)
+    reader = StepsOnDiskAtEpochBegin(tmp_path / "filters")
+    tiny_model().fit(
+        x,
+        y,
+        epochs=3,
+        batch_size=8,
+        verbose=0,
+        callbacks=[filterviz.FilterLogger(tmp_path, every_n_steps=2), reader],
+    )
+    # Each epoch has 4 batches: steps 0, 2, 4 are logged in the first, 6 and 8 in the second.
+    assert reader.seen == [None, [0, 2, 4], [0, 2, 4, 6, 8]]
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), RuntimeError("out of memory")])
+def test_flush_after_an_interruption_writes_the_grids_still_queued(tmp_path, monkeypatch, error):
+    slow_writes(monkeypatch)
+    renders = RendersByBatch()
+    logger = filterviz.FilterLogger(tmp_path, every_n_steps=2)
+    x, y = tiny_data(64)  # 8 batches an epoch
+    with pytest.raises(type(error)):
+        tiny_model().fit(
+            x, y, epochs=3, batch_size=8, verbose=0, callbacks=[logger, renders, FailIn(1, error, batch=7)]
+        )
+    assert logger.flush(timeout=DEADLOCK_GUARD)
+    logged = logged_images(tmp_path / "filters", TAG)
+    # The barrier wrote epoch 0 (0..8); 10, 12 and 14 were queued when batch 7 of epoch 1 failed.
+    assert [step for step, _ in logged] == [0, 2, 4, 6, 8, 10, 12, 14]
+    for step, image in logged:
+        np.testing.assert_array_equal(image, renders.images[step], err_msg=f"step {step}")
+
+
+EXIT_SCRIPT = """
+import sys, threading
+import filterviz
+from filterviz.writers.tensorboard import TensorBoardWriter
+from tests._helpers import FailIn, tiny_data, tiny_model
+
+write, pause = TensorBoardWriter.write, threading.Event()
+def slow(self, grid):  # a slow disk: the script ends while grids are still queued
+    pause.wait(0.3)
+    write(self, grid)
+TensorBoardWriter.write = slow
+
+x, y = tiny_data(64)
+callbacks = [filterviz.FilterLogger(sys.argv[1], every_n_steps=2), FailIn(1, RuntimeError("stop"), batch=7)]
+tiny_model().fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=callbacks)
+"""
+
+
+def test_grids_still_queued_when_a_script_dies_are_written_at_interpreter_exit(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 1 and "RuntimeError: stop" in result.stderr, result.stderr[-2000:]
+    assert logged_steps(tmp_path / "filters", TAG) == [0, 2, 4, 6, 8, 10, 12, 14]
+
+
+def test_weights_that_become_nan_in_a_real_fit_give_one_warning_and_magenta_tiles(tmp_path):
+    from filterviz.grid import MARKER_COLOUR
+
+    x, y = tiny_data(32)
+    x[12, 0, 0, 0] = np.nan  # batch 1 of every epoch: the weights are NaN from then on
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = tiny_model().fit(
+            x,
+            y,
+            epochs=3,
+            batch_size=8,
+            shuffle=False,
+            verbose=0,
+            callbacks=[filterviz.FilterLogger(tmp_path)],
+        )
+    assert len(history.history["loss"]) == 3  # training went on
+    ours = [str(w.message) for w in caught if issubclass(w.category, filterviz.FilterVizWarning)]
+    assert len(ours) == 1 and "NaN or Inf weights; they are drawn in magenta" in ours[0], ours
+    assert "(first at step 1)" in ours[0] and "lower learning rate" in ours[0]
+    logged = logged_images(tmp_path / "filters", TAG)
+    assert [step for step, _ in logged] == [0, 1, 2, 3]
+    assert not (logged[0][1] == MARKER_COLOUR).all(axis=-1).any()  # the initial weights are finite
+    for step, image in logged[1:]:  # every weight NaN: every tile pixel magenta, separators still teal
+        tile_pixels = image[1:7, 1:7]
+        assert (tile_pixels == MARKER_COLOUR).all(), f"step {step}"

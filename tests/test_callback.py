@@ -8,67 +8,8 @@ import pytest
 
 import filterviz
 from filterviz.writers.png import decode_png
-from tests._helpers import logged_images, logged_steps
+from tests._helpers import TAG, Batches, FailIn, Renders, logged_images, logged_steps, tiny_data, tiny_model
 from tests.tensorboard_server import tensorboard
-
-TAG = "filters/dense"
-
-
-def tiny_model(seed=0):
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential(
-        [
-            keras.Input((6, 6, 1)),
-            keras.layers.Flatten(),
-            keras.layers.Dense(4, name="dense"),
-            keras.layers.Dense(2, name="head"),
-        ]
-    )
-    model.compile(keras.optimizers.SGD(0.1), "mse")
-    return model
-
-
-def tiny_data(n=32, seed=1):
-    rng = np.random.default_rng(seed)
-    return rng.random((n, 6, 6, 1), dtype=np.float32), rng.random((n, 2), dtype=np.float32)
-
-
-class Renders(keras.callbacks.Callback):
-    """What filterviz.render shows at the start and after every epoch, to compare with what was logged."""
-
-    def __init__(self):
-        super().__init__()
-        self.images = []
-
-    def on_train_begin(self, logs=None):
-        self.images.append(filterviz.render(self.model))
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.images.append(filterviz.render(self.model))
-
-
-class Batches(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.count = 0
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.count += 1
-
-
-class FailIn(keras.callbacks.Callback):
-    """Raises inside training, in the given epoch."""
-
-    def __init__(self, epoch, error):
-        super().__init__()
-        self.epoch, self.error = epoch, error
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.current = epoch
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if self.current == self.epoch and batch == 1:
-            raise self.error
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +76,30 @@ def test_every_n_steps_counts_batches_across_epochs(tmp_path):
         x, y, epochs=3, batch_size=8, verbose=0, callbacks=[filterviz.FilterLogger(tmp_path, every_n_steps=5)]
     )
     assert logged_steps(tmp_path / "filters", TAG) == [0, 5, 10, 12]
+
+
+def trained_for(batches, x, y, batch_size):
+    """A fresh tiny_model trained for exactly `batches` batches, taken in fit's order without shuffling."""
+    model = tiny_model()
+    if batches:
+        per_epoch = len(x) // batch_size
+        order = ((np.arange(batches) % per_epoch)[:, None] * batch_size + np.arange(batch_size)).ravel()
+        model.fit(x[order], y[order], epochs=1, batch_size=batch_size, shuffle=False, verbose=0)
+    return model
+
+
+def test_every_mid_epoch_image_shows_the_weights_after_that_many_batches(tmp_path):
+    """Under jax, Keras keeps the trained weights outside the variables within an epoch. Each image is
+    compared with the same model trained separately, and read only after its fit() has ended."""
+    x, y = tiny_data(32)  # 4 batches of 8 per epoch
+    logger = filterviz.FilterLogger(tmp_path, every_n_steps=3)
+    tiny_model().fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0, callbacks=[logger])
+    logged = logged_images(tmp_path / "filters", TAG)
+    assert [step for step, _ in logged] == [0, 3, 6, 9, 12]  # 3, 6 and 9 are mid-epoch
+    for step, image in logged:
+        np.testing.assert_array_equal(
+            image, filterviz.render(trained_for(step, x, y, 8)), err_msg=f"step {step}"
+        )
 
 
 @pytest.mark.skipif(keras.backend.backend() == "torch", reason="Keras runs one step per execution on torch")
@@ -205,7 +170,7 @@ def test_resuming_with_initial_epoch_or_a_restored_optimizer_continues_the_count
 
 @pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()])
 def test_training_that_fails_in_its_third_epoch_keeps_every_image_before(tmp_path, error):
-    model = tiny_model()
+    model, renders = tiny_model(), Renders()
     x, y = tiny_data(32)
     with pytest.raises(type(error)):
         model.fit(
@@ -214,11 +179,12 @@ def test_training_that_fails_in_its_third_epoch_keeps_every_image_before(tmp_pat
             epochs=5,
             batch_size=8,
             verbose=0,
-            callbacks=[filterviz.FilterLogger(tmp_path), FailIn(2, error)],
+            callbacks=[filterviz.FilterLogger(tmp_path), renders, FailIn(2, error)],
         )
     logged = logged_images(tmp_path / "filters", TAG)
     assert [step for step, _ in logged] == [0, 1, 2]
-    assert all(image.shape == logged[0][1].shape for _, image in logged)
+    for (step, image), render in zip(logged, renders.images, strict=True):
+        np.testing.assert_array_equal(image, render, err_msg=f"step {step}")
 
 
 def test_a_log_dir_that_cannot_be_written_fails_before_the_first_batch(tmp_path):
@@ -309,7 +275,7 @@ def test_the_log_directory_layout_leaves_room_for_other_writers(tmp_path):
 FULL_DISK_SCRIPT = """
 import resource, signal, sys, warnings
 import numpy as np, keras, filterviz
-from tests.test_callback import tiny_data, tiny_model
+from tests._helpers import tiny_data, tiny_model
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
 resource.setrlimit(resource.RLIMIT_FSIZE, (6000, 6000))  # files of this process stop growing at 6 kB

@@ -5,6 +5,7 @@ Each case runs in its own process: logical devices and TF_CONFIG must be set bef
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,6 @@ import numpy as np
 import pytest
 
 from tests._helpers import logged_images
-from tests.tensorboard_server import free_port
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="tf.distribute is TensorFlow's"
@@ -114,21 +114,49 @@ def test_mirrored_strategy_logs_one_grid_per_event_from_the_mirrored_weights(tmp
     np.testing.assert_array_equal(logged[-1][1], np.load(tmp_path / "run-final.npy"))
 
 
+def free_port() -> int:
+    """A port free now. TF_CONFIG must name the workers' ports before they start, so the port is released
+    and bound again by the worker: another process may take it in between. The test then retries."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def outcome(process, timeout=240):
+    """(stdout, stderr) of a worker; one left waiting for a peer that never came is stopped."""
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate()
+
+
+PORT_TAKEN = ("already in use", "Failed to add port", "Could not start gRPC server")
+
+
 def test_multi_worker_only_the_chief_writes_and_its_log_is_complete(tmp_path, script):
     """Two worker processes on 127.0.0.1 train together; worker 0 is the chief."""
-    workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
-    processes = [
-        start(
-            script,
-            tmp_path / f"worker{i}",
-            "multi-worker",
-            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}},
-        )
-        for i in range(2)
-    ]
-    chief, other = (finish(process) for process in processes)
+    for attempt in range(3):
+        workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+        folder = tmp_path / f"attempt{attempt}"
+        processes = [
+            start(
+                script,
+                folder / f"worker{i}",
+                "multi-worker",
+                {"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}},
+            )
+            for i in range(2)
+        ]
+        folder.mkdir()
+        outcomes = [outcome(process) for process in processes]
+        if not any(any(text in err for text in PORT_TAKEN) for _, err in outcomes):
+            break
+    for process, (_, err) in zip(processes, outcomes, strict=True):
+        assert process.returncode == 0, err[-3000:]
+    chief, other = (json.loads(out.strip().splitlines()[-1]) for out, _ in outcomes)
     assert chief["replicas"] == other["replicas"] == 2
     assert chief["exists"] and not other["exists"]  # the other worker made no folder, wrote no file
-    logged = logged_images(tmp_path / "worker0" / "filters", "filters/conv")
+    logged = logged_images(folder / "worker0" / "filters", "filters/conv")
     assert [step for step, _ in logged] == [0, 1, 2, 3]
-    np.testing.assert_array_equal(logged[-1][1], np.load(tmp_path / "worker0-final.npy"))
+    np.testing.assert_array_equal(logged[-1][1], np.load(folder / "worker0-final.npy"))

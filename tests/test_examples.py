@@ -1,13 +1,18 @@
 """Every offline example runs, with a tiny epoch count; the download examples at least parse their flags."""
 
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from tensorboard.backend.event_processing.event_accumulator import TENSORS, EventAccumulator
 
-from tests._helpers import logged_steps
+import filterviz
+from filterviz.writers.png import decode_png
+from tests._helpers import logged_images, logged_steps
 from tests.wandb_records import history, offline_run_dir
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
@@ -28,13 +33,17 @@ def run_example(name, *args, env=None):
 def test_digits_mlp(tmp_path):
     run_example("digits_mlp.py", "--epochs", "2", "--logdir", tmp_path)
     assert logged_steps(tmp_path / "filters", "filters/strokes") == [0, 1, 2]
-    assert (tmp_path / "train").is_dir()  # Keras' TensorBoard shares the log_dir
+    # Keras' TensorBoard shares the log_dir: its loss curve, one point per epoch, in the run "train".
+    accumulator = EventAccumulator(str(tmp_path / "train"), size_guidance={TENSORS: 0})
+    accumulator.Reload()
+    assert [event.step for event in accumulator.Tensors("epoch_loss")] == [0, 1]
 
 
 def test_sample_photos_cnn(tmp_path):
     run_example("sample_photos_cnn.py", "--epochs", "1", "--patches", "3200", "--logdir", tmp_path)
-    assert logged_steps(tmp_path / "filters", "filters/conv1") == [0, 45]  # 45 batches: the end state
-    assert (tmp_path / "filters.png").stat().st_size > 0
+    logged = logged_images(tmp_path / "filters", "filters/conv1")
+    assert [step for step, _ in logged] == [0, 45]  # 45 batches: the end state
+    np.testing.assert_array_equal(decode_png((tmp_path / "filters.png").read_bytes()), logged[-1][1])
 
 
 def test_wandb_offline(tmp_path):
@@ -51,7 +60,31 @@ def test_wandb_offline(tmp_path):
     assert [row["epoch/epoch"] for row in rows if "epoch/epoch" in row] == [0, 1]
 
 
-@pytest.mark.parametrize("name", ["mnist_mlp.py", "cifar10_cnn.py"])
-def test_download_examples_parse_their_flags_without_downloading(name):
-    result = run_example(name, "--help")
-    assert "--epochs" in result.stdout
+def fake_dataset(shape, seed=0):
+    """What keras.datasets' load_data returns, for 256 random training and 64 test images."""
+    rng = np.random.default_rng(seed)
+
+    def load_data():
+        images = rng.integers(0, 256, (320, *shape), dtype=np.uint8)
+        labels = rng.integers(0, 10, 320)
+        return (images[:256], labels[:256]), (images[256:], labels[256:])
+
+    return load_data
+
+
+@pytest.mark.parametrize(
+    "name, shape, tag, batches, options",
+    [
+        ("mnist_mlp.py", (28, 28), "filters/hidden", 2, {"normalize": "symmetric", "cmap": "diverging"}),
+        ("cifar10_cnn.py", (32, 32, 3), "filters/conv1", 4, {}),
+    ],
+)
+def test_download_examples_run_on_data_of_their_dataset_shape(tmp_path, name, shape, tag, batches, options):
+    """Everything but the download: the example's own model and logging, on random data of that shape."""
+    spec = importlib.util.spec_from_file_location(name[:-3], EXAMPLES / name)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    model = example.main(["--epochs", "1", "--logdir", str(tmp_path)], load_data=fake_dataset(shape))
+    logged = logged_images(tmp_path / "filters", tag)
+    assert [step for step, _ in logged] == [0, batches]  # the start and the end state
+    np.testing.assert_array_equal(logged[-1][1], filterviz.render(model, **options))

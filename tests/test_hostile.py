@@ -17,8 +17,7 @@ import pytest
 import filterviz
 from filterviz.grid import MARKER_COLOUR, MAX_GRID_PIXELS
 from filterviz.normalize import MID_GRAY
-from tests._helpers import cell, logged_images, logged_steps, tile
-from tests.test_callback import tiny_data
+from tests._helpers import cell, logged_images, logged_steps, tile, tiny_data
 
 ROOT = Path(__file__).parents[1]
 
@@ -79,8 +78,12 @@ def test_float16_kernels_draw_as_their_float32_values():
 
 def test_a_dense_layer_with_one_unit():
     model = keras.Sequential([keras.Input((5, 5, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    weights = np.arange(25, dtype=np.float32).reshape(25, 1)
+    model.layers[-1].kernel.assign(weights)
     image = filterviz.render(model, scale=1)
-    assert image.shape == (7, 7, 3)
+    assert image.shape == (7, 7, 3)  # one tile and its border
+    expected = np.floor(np.arange(25) / 24 * 255 + 0.5).astype(np.uint8).reshape(5, 5, 1)
+    np.testing.assert_array_equal(tile(image, 0, 1, (5, 5)), np.repeat(expected, 3, axis=2))
 
 
 def test_a_dense_layer_with_50000_units_is_drawn_within_the_size_bound():
@@ -98,18 +101,30 @@ def test_a_dense_layer_with_50000_units_is_drawn_within_the_size_bound():
 
 
 def test_a_conv2d_layer_with_1024_filters():
-    image, _ = grid_of(np.random.default_rng(3).standard_normal((3, 3, 3, 1024)))
-    assert image.shape == (32 * 4 + 1, 32 * 4 + 1, 3)
-    auto = filterviz.kernel_grid(np.ones((3, 3, 3, 1024)))
-    assert auto.shape[0] * auto.shape[1] <= 2048 * 2048
+    kernel = np.random.default_rng(3).standard_normal((3, 3, 3, 1024))
+    image, _ = grid_of(kernel, normalize="symmetric")
+    assert image.shape == (32 * 4 + 1, 32 * 4 + 1, 3)  # a 32 x 32 grid
+    levels = np.floor((kernel / (2 * np.abs(kernel).max()) + 0.5) * 255 + 0.5).astype(np.uint8)
+    for index in (0, 31, 32, 555, 1023):  # first, end of the first row, second row, ..., last
+        np.testing.assert_array_equal(tile(image, index, 32, (3, 3)), levels[..., index], err_msg=str(index))
+    auto, plain = filterviz.kernel_grid(kernel), grid_of(kernel)[0]  # automatic scale: each weight 10 x 10
+    assert auto.shape == (32 * 31 + 1, 32 * 31 + 1, 3) and auto.shape[0] * auto.shape[1] <= 2048 * 2048
+    for index in (0, 555, 1023):
+        np.testing.assert_array_equal(tile(auto, index, 32, (3, 3), scale=10), tile(plain, index, 32, (3, 3)))
 
 
 def test_a_conv2d_layer_with_512_input_channels():
     kernel = np.random.default_rng(4).standard_normal((3, 3, 512, 64)).astype(np.float32)
-    image = filterviz.kernel_grid(kernel)
-    assert image.shape[0] * image.shape[1] <= 2048 * 2048  # a row per filter, a column per channel
-    plain, _ = grid_of(kernel)
-    assert plain.shape == (64 * 4 + 1, 512 * 4 + 1, 3)
+    plain, _ = grid_of(kernel, normalize="global")
+    assert plain.shape == (64 * 4 + 1, 512 * 4 + 1, 3)  # a row per filter, a column per channel
+    low, high = kernel.min(), kernel.max()
+    for f, c in [(0, 0), (0, 511), (63, 0), (17, 300)]:
+        expected = np.floor((kernel[:, :, c, f].astype(np.float64) - low) / (high - low) * 255 + 0.5)
+        np.testing.assert_array_equal(cell(plain, f, c, (3, 3))[..., 0], expected, err_msg=str((f, c)))
+    image = filterviz.kernel_grid(kernel, normalize="global")  # upscaled less, to stay within 2048 x 2048
+    assert image.shape == (64 * 10 + 1, 512 * 10 + 1, 3) and image.shape[0] * image.shape[1] <= 2048 * 2048
+    for f, c in [(0, 511), (63, 0)]:  # scale 3, not the 10 that 3x3 filters get when there is room
+        np.testing.assert_array_equal(cell(image, f, c, (3, 3), scale=3)[::3, ::3], cell(plain, f, c, (3, 3)))
 
 
 def test_a_1x1_kernel_is_upscaled_to_visible_tiles():
@@ -133,7 +148,15 @@ def test_a_model_with_several_inputs():
     assert found.layer.name == "image_dense"
     assert infer_tile_shape(found) == ((4, 4, 3), "hwc")
     assert infer_tile_shape(find_layer(model, "extra_dense")) is None  # flat: a gray 1 x 5 tile
-    assert filterviz.render(model, layer="out").shape[-1] == 3
+    kernel = keras.ops.convert_to_numpy(model.get_layer("extra_dense").kernel)
+    np.testing.assert_array_equal(
+        filterviz.render(model, layer="extra_dense", scale=1), filterviz.kernel_grid(kernel, scale=1)
+    )
+    image = filterviz.render(model, scale=1, normalize="global")  # the image branch: 4x4 RGB tiles
+    weights = keras.ops.convert_to_numpy(model.get_layer("image_dense").kernel).reshape(4, 4, 3, 6)
+    levels = np.floor((weights - weights.min()) / (weights.max() - weights.min()) * 255 + 0.5)
+    for unit in range(6):
+        np.testing.assert_array_equal(tile(image, unit, 3, (4, 4)), levels[..., unit], err_msg=str(unit))
 
 
 def test_unsafe_layer_names_become_safe_tags_and_slashes_are_refused_by_keras(tmp_path):
@@ -164,6 +187,7 @@ def test_invalid_schedules_fail_at_construction():
 DISK_SCRIPT = """
 import subprocess, sys, warnings
 import keras, numpy as np, filterviz
+from tests._helpers import RendersByBatch
 
 log_dir, mode = sys.argv[1], sys.argv[2]
 
@@ -179,10 +203,12 @@ first, head = keras.layers.Dense(64, name="dense"), keras.layers.Dense(2, name="
 model = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Flatten(), first, head])
 model.compile("sgd", "mse")
 logger = filterviz.FilterLogger(log_dir, every_n_steps=1, scale=1)  # noisy 137 x 137 grids, ~45 kB each
+renders = RendersByBatch(scale=1)
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     # The logger first: its epoch barrier writes the epoch's grids before the disk turns read-only.
-    model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[logger, ReadOnlyAfter()])
+    model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[logger, ReadOnlyAfter(), renders])
+np.savez(sys.argv[3], **{str(step): image for step, image in renders.images.items()})
 ours = [str(w.message) for w in caught if issubclass(w.category, filterviz.FilterVizWarning)]
 failures = [message for message in ours if "failed with" in message]  # skips may be reported too
 print(len(failures), int(keras.ops.convert_to_numpy(model.optimizer.iterations)))
@@ -204,7 +230,7 @@ def test_a_disk_that_fills_up_or_turns_read_only_during_training(tmp_path, mode)
     size = "96k" if mode == "full" else "4m"  # full: two grids fit; read-only: room for all
     command = (
         f"mount -t tmpfs -o size={size} tmpfs {mount_point} && "
-        f"{sys.executable} {script} {mount_point} {mode}; status=$?; "
+        f"{sys.executable} {script} {mount_point} {mode} {tmp_path / 'renders.npz'}; status=$?; "
         f"cp -r {mount_point} {copy}; umount {mount_point}; exit $status"
     )
     probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"], capture_output=True)
@@ -216,7 +242,7 @@ def test_a_disk_that_fills_up_or_turns_read_only_during_training(tmp_path, mode)
         text=True,
         timeout=180,
         cwd=ROOT,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     counts, message = result.stdout.splitlines()[-2:]
@@ -227,7 +253,6 @@ def test_a_disk_that_fills_up_or_turns_read_only_during_training(tmp_path, mode)
     assert steps == sorted(set(steps)) and steps[0] == 0 and len(steps) < 13
     if mode == "read-only":  # the first epoch's grids were written before the second began: its end, 4, too
         assert steps[-1] == 4
-    assert all(
-        image.shape == logged_images(copy / "filters", "filters/dense")[0][1].shape
-        for _, image in logged_images(copy / "filters", "filters/dense")
-    )
+    renders = np.load(tmp_path / "renders.npz")
+    for step, image in logged_images(copy / "filters", "filters/dense"):
+        np.testing.assert_array_equal(image, renders[str(step)], err_msg=f"step {step}")

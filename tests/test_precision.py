@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 import filterviz
-from tests._helpers import logged_images
-from tests.test_callback import tiny_data, tiny_model
+from tests._helpers import logged_images, tiny_data, tiny_model
 
 NUMPY_DTYPES = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16, "float32": np.float32}
 

@@ -8,8 +8,7 @@ import pytest
 
 import filterviz
 from filterviz.writers.png import decode_png
-from tests._helpers import logged_images
-from tests.test_callback import TAG, Batches, Renders, tiny_data, tiny_model
+from tests._helpers import TAG, Batches, Renders, logged_images, tiny_data, tiny_model
 from tests.wandb_records import history, metric_definitions, offline_run_dir
 
 wandb = pytest.importorskip("wandb")

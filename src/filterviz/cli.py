@@ -131,6 +131,14 @@ def render_command(args: argparse.Namespace) -> str:
     return f"Wrote {path}"
 
 
+# Keras releases before 3.14 have published model-loading vulnerabilities: safe mode bypassed by a crafted
+# config (CVE-2025-1550, CVE-2025-9906), ignored for .h5 files (CVE-2025-9905), code execution in
+# deserialization (CVE-2026-1462), unbounded HDF5 weight loading (CVE-2026-0897), path traversal in archive
+# extraction. pyproject.toml requires this version too; the check below also covers a Keras installed by
+# other means.
+SAFE_KERAS = (3, 14)
+
+
 def load_model(path: Path):
     """A saved model, in Keras' safe mode (no arbitrary code from the file runs)."""
     if not path.is_file():
@@ -140,6 +148,7 @@ def load_model(path: Path):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
+    check_keras_loads_safely(keras.__version__)
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many kinds for a file it cannot read
@@ -150,6 +159,17 @@ def load_model(path: Path):
                 "filterviz.render(model) instead."
             ) from error
         raise ValueError(f"{path}: cannot be loaded as a Keras model: {one_line(error)}") from error
+
+
+def check_keras_loads_safely(version: str) -> None:
+    """Refuse to load model files with a Keras whose loader has published vulnerabilities."""
+    match = re.match(r"(\d+)\.(\d+)", version)
+    if match is None or tuple(map(int, match.groups())) < SAFE_KERAS:
+        floor = ".".join(map(str, SAFE_KERAS))
+        raise ValueError(
+            f"Keras {version} has published vulnerabilities in loading model files (a crafted file can run "
+            f"code), so filterviz will not load one with it. Upgrade: pip install 'keras>={floor}'"
+        )
 
 
 def animate_command(args: argparse.Namespace) -> str:
