@@ -1,13 +1,20 @@
 """Rendering cost: kernel -> uint8 grid -> PNG, for reference first layers.
 
 For each kernel it prints, as medians over interleaved repeats taken in this one run:
+  copy        copying the kernel (what the training thread does for each grid): the yardstick
   render      kernel -> uint8 grid (filterviz)
-  png         grid -> PNG bytes alone (the floor of any render-and-log path)
-  to_png/png  (kernel -> PNG) / (PNG alone); goal <= 1.15
+  png         grid -> PNG bytes with filterviz's encoder (imagecodecs, or Pillow where it is missing)
+  Pillow      the same PNG with Pillow, the fallback; Pillow/png is the speed-up
+  kB          the PNG's size with each
+  to_png/copy (kernel -> PNG) / copy: how close writing a grid comes to copying the kernel
   loop/vec    a straightforward per-tile Python loop / filterviz, same grid; goal >= 5
   memory      peak extra bytes while rendering / (kernel bytes + grid bytes); goal <= 3
+  health      what computing the health values adds to a logged step (with the update ratio), averaged
+              over the k steps between two computations of noise and redundancy; k in brackets
+  h/draw      health / (render + png); goal <= 0.5
+The first kernel is measured again at the end: its second row is the noise floor of every column.
 
-Run:  python benchmarks/render.py [--repeats 7]
+Run:  python benchmarks/render.py [--repeats 15]
 """
 
 from __future__ import annotations
@@ -22,8 +29,9 @@ import numpy as np
 
 from filterviz import RenderOptions
 from filterviz.grid import PADDING_COLOUR
+from filterviz.layer_log import LayerLog
 from filterviz.renderer import Renderer
-from filterviz.writers.png import encode_png
+from filterviz.writers.png import ENCODER, encode_png, encode_png_with_pillow
 
 REFERENCE_KERNELS = [
     ("Conv2D 7x7x3x64 (ResNet-50)", (7, 7, 3, 64), None),
@@ -83,36 +91,79 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    columns = ("render", 9), ("png", 9), ("to_png/png", 10), ("loop/vec", 9), ("memory", 7)
-    header = f"{'kernel':32} {'grid':>16} " + " ".join(f"{name:>{width}}" for name, width in columns)
+    print(f"PNG encoder: {ENCODER}")
+    columns = [
+        ("copy", 8),
+        ("render", 8),
+        ("png", 8),
+        ("Pillow", 8),
+        ("Pillow/png", 10),
+        ("kB", 13),
+        ("to_png/copy", 11),
+        ("loop/vec", 8),
+        ("memory", 6),
+        ("health", 12),
+        ("h/draw", 6),
+    ]
+    header = f"{'kernel':32} {'grid':>11} " + " ".join(f"{name:>{width}}" for name, width in columns)
     print(header)
     print("-" * len(header))
-    for label, shape, tile_shape in REFERENCE_KERNELS:
-        kernel = rng.standard_normal(shape).astype(np.float32)
-        renderer = Renderer(shape, RenderOptions(tile_shape=tile_shape))
-        grid = renderer.draw(kernel).image
-        scale = renderer.plan.scale
-        np.testing.assert_array_equal(per_tile_loop(kernel, tile_shape, scale), grid)  # a fair comparison
+    for label, shape, tile_shape in [*REFERENCE_KERNELS, REFERENCE_KERNELS[0]]:
+        print(row(label, shape, tile_shape, args.repeats))
+    print("\ngoals: loop/vec >= 5, memory <= 3 (medians of", args.repeats, "interleaved runs)")
 
-        render, png, to_png, loop = [], [], [], []
-        for _ in range(args.repeats):  # interleaved, so that load on the machine hits all alike
-            render.append(timed(renderer.draw, kernel))
-            png.append(timed(encode_png, grid, colour=renderer.colour))
-            to_png.append(timed(kernel_to_png, renderer, kernel))
-            loop.append(timed(per_tile_loop, kernel, tile_shape, scale))
-        memory = peak_extra_bytes(renderer.draw, kernel) / (kernel.nbytes + grid.nbytes)
-        med = statistics.median
-        size = "x".join(map(str, grid.shape))
-        print(
-            f"{label:32} {size:>16} {med(render) * 1e3:7.2f}ms {med(png) * 1e3:7.2f}ms "
-            f"{med(to_png) / med(png):10.3f} {med(loop) / med(render):8.1f}x {memory:7.2f}"
-        )
-    print(
-        "\ngoals: to_png/png <= 1.15, loop/vec >= 5, memory <= 3 (medians of",
-        args.repeats,
-        "interleaved runs)",
-    )
+
+def row(label: str, shape: tuple[int, ...], tile_shape, repeats: int) -> str:
+    kernel = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    renderer = Renderer(shape, RenderOptions(tile_shape=tile_shape))
+    grid = renderer.draw(kernel).image
+    scale = renderer.plan.scale
+    np.testing.assert_array_equal(per_tile_loop(kernel, tile_shape, scale), grid)  # a fair comparison
+
+    copy, render, png, pillow, to_png, loop = [], [], [], [], [], []
+    for _ in range(repeats):  # interleaved, so that load on the machine hits all alike
+        copy.append(timed(kernel.copy))
+        render.append(timed(renderer.draw, kernel))
+        png.append(timed(encode_png, grid, colour=renderer.colour))
+        pillow.append(timed(encode_png_with_pillow, grid, colour=renderer.colour))
+        to_png.append(timed(kernel_to_png, renderer, kernel))
+        loop.append(timed(per_tile_loop, kernel, tile_shape, scale))
+    memory = peak_extra_bytes(renderer.draw, kernel) / (kernel.nbytes + grid.nbytes)
+    health, every = health_cost(renderer, kernel, max(3, repeats // 5))
+    sizes = f"{len(encode_png(grid)) / 1e3:.0f}/{len(encode_png_with_pillow(grid)) / 1e3:.0f}"
+    med = statistics.median
+    size = "x".join(map(str, grid.shape))
+    cells = [
+        f"{med(copy) * 1e3:6.2f}ms",
+        f"{med(render) * 1e3:6.2f}ms",
+        f"{med(png) * 1e3:6.2f}ms",
+        f"{med(pillow) * 1e3:6.1f}ms",
+        f"{med(pillow) / med(png):9.1f}x",
+        f"{sizes:>13}",
+        f"{med(to_png) / med(copy):10.1f}x",
+        f"{med(loop) / med(render):7.1f}x",
+        f"{memory:6.2f}",
+        f"{health * 1e3:7.2f}ms [{every}]",
+        f"{health / (med(render) + med(png)):6.2f}",
+    ]
+    return f"{label:32} {size:>11} " + " ".join(cells)
+
+
+def health_cost(renderer: Renderer, kernel: np.ndarray, repeats: int) -> tuple[float, int]:
+    """(seconds health adds to a logged step, averaged over a cycle of k steps; k)."""
+    with_health = LayerLog(renderer, "filters/x", "batch", path="x", store_kernel=False)
+    without = LayerLog(renderer, "filters/x", "batch", path="x", health=False, store_kernel=False)
+    with_health.logged(0, kernel)  # chooses k
+    every = with_health.heavy_every
+    before = kernel * np.float32(0.999)
+    added = []
+    for repeat in range(repeats):
+        cycle = 0.0
+        for step in range(1, every + 1):  # a whole cycle: one step with noise and redundancy
+            cycle += timed(with_health.logged, repeat * every + step, kernel, before)
+            cycle -= timed(without.logged, repeat * every + step, kernel, before)
+        added.append(cycle / every)
+    return statistics.median(added), every
 
 
 if __name__ == "__main__":

@@ -114,11 +114,46 @@ def demo_figures() -> None:
         result = demo.run(Path(folder), verbose=0)
         shutil.copy(result.evolution, HERE / "demo-evolution.gif")
         shutil.copy(result.digits_evolution, HERE / "digits-evolution.gif")
+        health_figure(filterviz.load_history(Path(folder) / "photos"), HERE / "health.png")
     filterviz.save_png(result.photos_model, HERE / "demo-filters.png", scale=6)
     filterviz.save_png(
         result.digits_model, HERE / "digits-filters.png", normalize="symmetric", cmap="diverging", scale=6
     )
     modes_figure(result.photos_model, HERE / "normalize-modes.png")
+
+
+def health_figure(history, path: Path) -> None:
+    """The last logged grid beside the layer's health curves, as load_history returns them."""
+    fig = plt.figure(figsize=(11, 4.2))
+    grid_spec = fig.add_gridspec(2, 4, width_ratios=[1.5, 1, 1, 1], wspace=0.35, hspace=0.55)
+    ax = fig.add_subplot(grid_spec[:, 0])
+    ax.imshow(history.grids[-1], interpolation="nearest")
+    axis = history.info.get("axis", "step")
+    ax.set_title(f"filters/{history.layer}, {axis} {history.steps[-1]}", fontsize=9)
+    ax.axis("off")
+    curves = [
+        ("update_ratio", "update ratio (log)", True),
+        ("drift", "drift from the start", False),
+        ("dead", "dead filters (share)", False),
+        ("noise", "noise (1 = random)", False),
+        ("redundancy", "near-duplicates (share)", False),
+        ("nonfinite", "NaN/Inf weights", False),
+    ]
+    for (name, title, log), spec in zip(
+        curves, [grid_spec[r, c] for r in (0, 1) for c in (1, 2, 3)], strict=True
+    ):
+        ax = fig.add_subplot(spec)
+        values = history.health.get(name, np.full(len(history.steps), np.nan))
+        keep = ~np.isnan(values)
+        ax.plot(history.steps[keep], values[keep], marker="o", markersize=2.5, lw=1.2, color="#00796b")
+        if log:
+            ax.set_yscale("log")
+            ax.axhspan(1e-4, 1e-2, color="#c8e6c9", zorder=0)  # CS231n's healthy band around 1e-3
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.set_xlabel(axis, fontsize=7)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
 
 
 def modes_figure(model, path: Path) -> None:

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 import filterviz
-from filterviz.background import BackgroundLogger
-from filterviz.writers import GridImage
+from filterviz.background import BackgroundLogger, Snapshot
+from filterviz.reports import Reports
+from filterviz.writers import LoggedStep
 from filterviz.writers.tensorboard import TensorBoardWriter
 from tests._helpers import TAG, FailIn, RendersByBatch, logged_images, logged_steps, tiny_data, tiny_model
 
@@ -30,64 +31,72 @@ class Recorder:
         self.steps, self.closed, self.fail_at = [], False, fail_at
         self.destination = "recorder"
 
-    def write(self, grid):
-        if grid.step == self.fail_at:
+    def write(self, logged):
+        if logged.step == self.fail_at:
             raise OSError("disk full")
-        self.steps.append(grid.step)
+        self.steps.append(logged.step)
 
     def close(self):
         self.closed = True
 
 
 def grid(step):
-    return GridImage("filters/x", step, "batch", np.zeros((1, 1, 1), np.uint8), "")
+    return [LoggedStep("filters/x", step, "batch", np.zeros((1, 1, 1), np.uint8))]
+
+
+def snapshot(step):
+    return Snapshot(step, np.zeros(1))
+
+
+def background_logger(render, writers, capacity):
+    return BackgroundLogger(render, writers, Reports("filters/x", "x has NaN weights"), capacity)
 
 
 def gated_render(gate, started):
     """A render that says when it started and then waits for the gate."""
 
-    def render(step, kernel):
+    def render(job):
         started.set()
         assert gate.wait(DEADLOCK_GUARD)
-        return grid(step)
+        return grid(job.step)
 
     return render
 
 
 def test_grids_are_written_in_the_order_submitted():
     recorder = Recorder()
-    background = BackgroundLogger(lambda step, kernel: grid(step), [recorder], capacity=64)
+    background = background_logger(lambda job: grid(job.step), [recorder], capacity=64)
     for step in range(50):
-        background.submit(step, np.zeros(1))
+        background.submit(snapshot(step))
     assert background.close(timeout=DEADLOCK_GUARD)
-    assert recorder.steps == list(range(50)) and recorder.closed and background.skipped == []
+    assert recorder.steps == list(range(50)) and recorder.closed and background.reports.skipped == []
 
 
 def test_a_full_queue_drops_its_oldest_waiting_snapshot_and_keeps_the_newest():
     gate, started = threading.Event(), threading.Event()
     recorder = Recorder()
-    background = BackgroundLogger(gated_render(gate, started), [recorder], capacity=4)
-    background.submit(0, np.zeros(1))
+    background = background_logger(gated_render(gate, started), [recorder], capacity=4)
+    background.submit(snapshot(0))
     assert started.wait(DEADLOCK_GUARD)  # the worker holds step 0 at the gate; the rest queue up
     for step in range(1, 10):
-        background.submit(step, np.zeros(1))
+        background.submit(snapshot(step))
     gate.set()
     assert background.wait(timeout=DEADLOCK_GUARD)
     assert recorder.steps == [0, 6, 7, 8, 9]  # the newest four survive, in order
-    assert background.skipped == [1, 2, 3, 4, 5]
+    assert background.reports.skipped == [1, 2, 3, 4, 5]
     background.close()
 
 
 def test_submitting_never_waits_for_the_writer():
     gate, started = threading.Event(), threading.Event()
-    background = BackgroundLogger(gated_render(gate, started), [Recorder()], capacity=2)
+    background = background_logger(gated_render(gate, started), [Recorder()], capacity=2)
 
-    background.submit(0, np.zeros(1))
+    background.submit(snapshot(0))
     assert started.wait(DEADLOCK_GUARD)
 
     def submit_all():
         for step in range(1, 100):
-            background.submit(step, np.zeros(1))
+            background.submit(snapshot(step))
 
     submitter = threading.Thread(target=submit_all)
     submitter.start()
@@ -95,34 +104,36 @@ def test_submitting_never_waits_for_the_writer():
     blocked = submitter.is_alive()
     gate.set()
     background.close(timeout=DEADLOCK_GUARD)
-    assert not blocked and len(background.skipped) == 97
+    assert not blocked and len(background.reports.skipped) == 97
 
 
 def test_a_failing_writer_is_dropped_and_reported_while_the_others_go_on():
     failing, healthy = Recorder(fail_at=2), Recorder()
-    background = BackgroundLogger(lambda step, kernel: grid(step), [failing, healthy], capacity=8)
+    background = background_logger(lambda job: grid(job.step), [failing, healthy], capacity=8)
     for step in range(5):
-        background.submit(step, np.zeros(1))
+        background.submit(snapshot(step))
     background.close(timeout=DEADLOCK_GUARD)
     assert failing.steps == [0, 1] and healthy.steps == [0, 1, 2, 3, 4]
-    ((writer, error),) = background.take_failures()
-    assert writer is failing and "disk full" in str(error)
+    assert background.reports.take() == [
+        "FilterLogger: writing to recorder failed with OSError: disk full. Training goes on; "
+        "the images written before are kept."
+    ]
 
 
 def test_a_render_that_raises_is_reported_and_the_next_one_still_runs():
-    def render(step, kernel):
-        if step == 1:
+    def render(job):
+        if job.step == 1:
             raise ValueError("bad kernel")
-        return grid(step)
+        return grid(job.step)
 
     recorder = Recorder()
-    background = BackgroundLogger(render, [recorder], capacity=8)
+    background = background_logger(render, [recorder], capacity=8)
     for step in range(3):
-        background.submit(step, np.zeros(1))
+        background.submit(snapshot(step))
     background.close(timeout=DEADLOCK_GUARD)
     assert recorder.steps == [0, 2]
-    ((writer, error),) = background.take_failures()
-    assert writer is None and "bad kernel" in str(error)
+    (message,) = background.reports.take()
+    assert message.startswith("FilterLogger: rendering failed with ValueError: bad kernel. Training goes on")
 
 
 # FilterLogger in real fits, with its TensorBoard writer slowed down or held on purpose.
@@ -133,9 +144,9 @@ def slow_writes(monkeypatch, seconds=0.2):
     write = TensorBoardWriter.write
     pause = threading.Event()  # never set: wait() is a sleep that says what it is for
 
-    def slow(self, grid):
+    def slow(self, logged):
         pause.wait(seconds)
-        write(self, grid)
+        write(self, logged)
 
     monkeypatch.setattr(TensorBoardWriter, "write", slow)
 
@@ -158,9 +169,9 @@ def test_a_writer_slower_than_the_schedule_skips_grids_with_one_warning_and_one_
     gate = threading.Event()
     write = TensorBoardWriter.write
 
-    def held(self, grid):
+    def held(self, logged):
         assert gate.wait(DEADLOCK_GUARD)
-        write(self, grid)
+        write(self, logged)
 
     monkeypatch.setattr(TensorBoardWriter, "write", held)
     x, y = tiny_data(512)
@@ -235,9 +246,9 @@ from filterviz.writers.tensorboard import TensorBoardWriter
 from tests._helpers import FailIn, tiny_data, tiny_model
 
 write, pause = TensorBoardWriter.write, threading.Event()
-def slow(self, grid):  # a slow disk: the script ends while grids are still queued
+def slow(self, logged):  # a slow disk: the script ends while grids are still queued
     pause.wait(0.3)
-    write(self, grid)
+    write(self, logged)
 TensorBoardWriter.write = slow
 
 x, y = tiny_data(64)

@@ -218,7 +218,7 @@ print(failures[0] if failures else "")
 
 @pytest.mark.parametrize("mode", ["full", "read-only"])
 def test_a_disk_that_fills_up_or_turns_read_only_during_training(tmp_path, mode):
-    """A real 96 kB tmpfs as log_dir, in a private mount namespace: it fills up (ENOSPC), or it is remounted
+    """A real 256 kB tmpfs as log_dir, in a private mount namespace: it fills up (ENOSPC), or it is remounted
     read-only in the second epoch (EROFS). Training finishes, one warning, the images before stay readable."""
     if not shutil.which("unshare"):
         pytest.skip("needs unshare(1) to mount a small filesystem in a private namespace")
@@ -227,7 +227,7 @@ def test_a_disk_that_fills_up_or_turns_read_only_during_training(tmp_path, mode)
     copy = tmp_path / "copy"
     script = tmp_path / "train_on_a_small_disk.py"
     script.write_text(DISK_SCRIPT)
-    size = "96k" if mode == "full" else "4m"  # full: two grids fit; read-only: room for all
+    size = "256k" if mode == "full" else "4m"  # full: two steps (grid and kernel) fit; read-only: all
     command = (
         f"mount -t tmpfs -o size={size} tmpfs {mount_point} && "
         f"{sys.executable} {script} {mount_point} {mode} {tmp_path / 'renders.npz'}; status=$?; "

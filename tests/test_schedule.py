@@ -85,3 +85,49 @@ def test_steps_strictly_grow(every):
     schedule = Schedule(every_n_epochs=every)
     steps = fit(schedule, 10, 3) + fit(schedule, 4, 3) + fit(schedule, 20, 3, initial_epoch=15)
     assert steps == sorted(set(steps))
+
+
+def predicted_and_logged(schedule, epochs, batches, stride=1, known_length=True):
+    """Drive a fit as Keras does, asking before each execution of `stride` batches whether the state
+    after it will be logged. Returns (states predicted, states logged after training began)."""
+    predicted, logged = [], []
+    schedule.fit_begins(0)
+    for epoch in range(epochs):
+        schedule.epoch_begins()
+        for batch in range(0, batches, stride):
+            step = schedule.batch_begins(batch) if schedule.by_steps else None
+            logged += [step] if step is not None else []
+            length = batches if known_length else None
+            if schedule.logs_after(batch, stride, length, last_epoch=epoch == epochs - 1):
+                done = schedule._epoch_start + min(batch + stride, batches)
+                predicted.append(done if schedule.by_steps else epoch + 1)
+        step = schedule.epoch_ends(epoch, batches)
+        logged += [step] if step is not None else []
+    step = schedule.fit_ends()
+    logged += [step] if step is not None else []
+    return predicted, logged
+
+
+@pytest.mark.parametrize(
+    "rules, epochs, batches, stride",
+    [
+        ({}, 3, 4, 1),
+        ({"every_n_epochs": 3}, 7, 2, 1),
+        ({"every_n_steps": 5}, 3, 4, 1),
+        ({"every_n_steps": 3}, 3, 4, 2),  # steps_per_execution 2: batches 0, 2 of each epoch
+        ({"every_n_steps": 4}, 2, 8, 1),
+    ],
+)
+def test_every_logged_state_after_training_began_is_foreseen_one_execution_ahead(
+    rules, epochs, batches, stride
+):
+    schedule = Schedule(rules.get("every_n_epochs", 1), rules.get("every_n_steps"))
+    predicted, logged = predicted_and_logged(schedule, epochs, batches, stride)
+    assert predicted == logged
+
+
+def test_without_the_epoch_length_only_step_multiples_are_foreseen():
+    predicted, logged = predicted_and_logged(Schedule(), 3, 4, known_length=False)
+    assert predicted == [] and logged == [1, 2, 3]
+    predicted, logged = predicted_and_logged(Schedule(every_n_steps=3), 2, 4, known_length=False)
+    assert predicted == [3, 6] and logged == [3, 6, 8]  # the end state (8) is not foreseen

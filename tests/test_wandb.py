@@ -142,3 +142,36 @@ def test_the_metrics_logger_keeps_its_own_x_axis(offline):
     definitions = metric_definitions(offline_run_dir(offline))
     assert definitions.get("epoch/*") == "epoch/epoch", definitions
     assert definitions.get(TAG) == "filterviz/epoch", definitions
+
+
+def test_health_values_and_the_delta_grid_share_the_image_row(offline):
+    from filterviz import health
+
+    run = start_run(offline)
+    model = tiny_model()
+    x, y = tiny_data(32)
+    history = model.fit(
+        x,
+        y,
+        epochs=2,
+        batch_size=8,
+        verbose=0,
+        callbacks=[filterviz.FilterLogger(wandb=True, log_delta=True)],
+    )
+    run.finish()
+    assert len(history.history["loss"]) == 2
+    rows = [row for row in history_rows(offline) if f"{TAG}/path" in row]
+    assert [row["filterviz/epoch"] for row in rows] == [0, 1, 2]
+    for row in rows:
+        for name in ("drift", "dead", "noise", "redundancy", "nonfinite"):
+            assert f"{TAG}/{name}" in row, name
+    assert "filters/dense/update_ratio" not in rows[0] and rows[1]["filters/dense/update_ratio"] > 0
+    assert rows[0]["filters/dense/drift"] == 0 and rows[2]["filters/dense/drift"] > 0
+    assert "filters/dense/delta/path" not in rows[0] and "filters/dense/delta/path" in rows[1]
+    definitions = metric_definitions(offline_run_dir(offline))
+    assert definitions[f"{TAG}/*"] == "filterviz/epoch"
+    assert set(health.SCALARS) <= {key.split("/")[-1] for row in rows for key in row}
+
+
+def history_rows(root):
+    return history(offline_run_dir(root))

@@ -1,14 +1,21 @@
 """Writers on their own: event files TensorBoard's readers accept, PNG round trips."""
 
+import importlib.util
 import os
 import struct
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
 
-from filterviz.writers import GridImage, safe_name
-from filterviz.writers.png import decode_png, encode_png
+import filterviz
+from filterviz.grid import MARKER_COLOUR
+from filterviz.writers import LoggedStep, png, safe_name
+from filterviz.writers.png import decode_png, encode_png, encode_png_with_pillow
 from filterviz.writers.tensorboard import TensorBoardWriter, tf_record
 
 
@@ -25,8 +32,8 @@ def test_records_carry_the_masked_crc32c_tensorboard_computes():
 def test_an_event_file_tensorboard_reads_back(tmp_path):
     image = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
     writer = TensorBoardWriter(tmp_path / "run")
-    writer.write(GridImage("filters/conv", 3, "epoch", image, "what it shows"))
-    writer.write(GridImage("filters/conv", 4, "epoch", image[::-1].copy(), "what it shows"))
+    writer.write(LoggedStep("filters/conv", 3, "epoch", image, "what it shows"))
+    writer.write(LoggedStep("filters/conv", 4, "epoch", image[::-1].copy(), "what it shows"))
     writer.close()
     events = list(EventFileLoader(str(writer.path)).Load())
     assert events[0].file_version == "brain.Event:2"
@@ -40,11 +47,88 @@ def test_an_event_file_tensorboard_reads_back(tmp_path):
     np.testing.assert_array_equal(decode_png(png), image)
 
 
-def test_png_round_trip_gray_and_rgb():
+def reference_grids():
+    """Grids as filterviz draws them: name -> (grid, whether its tiles are in colour)."""
     rng = np.random.default_rng(1)
-    for channels in (1, 3):
-        image = rng.integers(0, 256, (9, 4, channels), dtype=np.uint8)
-        np.testing.assert_array_equal(decode_png(encode_png(image)), image)
+    conv = rng.standard_normal((5, 5, 3, 16)).astype(np.float32)
+    dense = rng.standard_normal((64, 20)).astype(np.float32)
+    with_nan = conv.copy()
+    with_nan[2, 2, :, 3] = np.nan
+    with pytest.warns(filterviz.FilterVizWarning):
+        marked = filterviz.kernel_grid(with_nan)
+    return {
+        "gray": (filterviz.kernel_grid(dense, tile_shape=(8, 8, 1), padding=0, scale=1), False),
+        "gray tiles, RGB grid": (filterviz.kernel_grid(dense, tile_shape=(8, 8, 1)), False),
+        "RGB": (filterviz.kernel_grid(conv), True),
+        "colour-mapped": (filterviz.kernel_grid(dense, tile_shape=(8, 8, 1), cmap="diverging"), True),
+        "marker": (marked, True),
+        "large (stored)": (
+            filterviz.kernel_grid(rng.standard_normal((3072, 300)), tile_shape=(32, 32, 3)),
+            True,
+        ),
+    }
+
+
+GRIDS = reference_grids()
+
+
+@pytest.mark.parametrize("encode", [encode_png, encode_png_with_pillow], ids=["fast", "Pillow"])
+@pytest.mark.parametrize("name", list(GRIDS))
+def test_both_encoders_write_pngs_that_decode_to_exactly_the_grid(encode, name):
+    grid, colour = GRIDS[name]
+    data = encode(grid, colour=colour)
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    np.testing.assert_array_equal(decode_png(data), grid)  # Pillow's decoder
+    if importlib.util.find_spec("imagecodecs"):  # and libpng's
+        import imagecodecs
+
+        decoded = imagecodecs.png_decode(data)
+        np.testing.assert_array_equal(decoded.reshape(grid.shape), grid)
+
+
+def test_the_marker_and_the_channel_count_survive_encoding():
+    marked, _ = GRIDS["marker"]
+    magenta = (decode_png(encode_png(marked)) == MARKER_COLOUR).all(axis=-1)
+    assert magenta.sum() == 6 * 6  # one NaN pixel, upscaled 6 times
+    assert decode_png(encode_png(GRIDS["gray"][0])).shape[-1] == 1  # a gray PNG, not RGB
+
+
+@pytest.mark.skipif(not importlib.util.find_spec("imagecodecs"), reason="imagecodecs is not installed here")
+def test_the_fast_encoder_is_used_and_compresses_small_grids_but_stores_large_ones():
+    assert png.ENCODER == "imagecodecs"
+    small, _ = GRIDS["RGB"]  # upscaled 5x5 filters: rows repeat
+    assert small.nbytes <= png.SMALL_GRID_BYTES and len(encode_png(small)) < small.nbytes / 4
+    large, _ = GRIDS["large (stored)"]
+    assert large.nbytes > png.SMALL_GRID_BYTES and len(encode_png(large)) > large.nbytes  # stored: no deflate
+
+
+FALLBACK_SCRIPT = """
+import sys
+sys.modules["imagecodecs"] = None  # `import imagecodecs` now fails, as where it has no wheel
+import numpy as np, filterviz
+from filterviz.writers import png
+from tests._helpers import tiny_data, tiny_model, logged_images
+assert png.ENCODER == "Pillow", png.ENCODER
+x, y = tiny_data(16)
+model = tiny_model()
+model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[filterviz.FilterLogger(sys.argv[1])])
+(step, image), = logged_images(sys.argv[1] + "/filters", "filters/dense")[-1:]
+assert step == 2 and np.array_equal(image, filterviz.render(model)), "the last grid differs"
+print("Pillow wrote", len(logged_images(sys.argv[1] + "/filters", "filters/dense")), "grids")
+"""
+
+
+def test_without_the_fast_encoder_pillow_writes_the_same_pixels(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", FALLBACK_SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).parents[1],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Pillow wrote 3 grids" in result.stdout
 
 
 def test_safe_names_for_tags_keys_and_files():
@@ -52,6 +136,13 @@ def test_safe_names_for_tags_keys_and_files():
     assert safe_name("block/conv:0") == "block_conv_0"
     assert safe_name("dense.2-a") == "dense.2-a"
     assert safe_name("///") == "layer"
+
+
+def test_event_files_sort_by_name_in_the_order_they_were_opened(tmp_path):
+    """TensorBoard reads a run's event files in name order: twelve files opened in one second by one
+    process must sort as they were opened (an unpadded counter puts ".10" before ".9")."""
+    paths = [TensorBoardWriter(tmp_path).path for _ in range(12)]
+    assert sorted(paths) == paths
 
 
 def test_png_files_get_the_usual_permissions(tmp_path):

@@ -5,9 +5,10 @@
     filterviz.save_png(model, "filters.png")
     img = filterviz.kernel_grid(kernel, tile_shape=(28, 28, 1))   # any kernel in Keras layout
     model.fit(x, y, callbacks=[filterviz.FilterLogger("logs/run1")])
+    history = filterviz.load_history("logs/run1")      # every logged step, grid and health value
 
-Keras is imported only when a name that needs it is first used, so `kernel_grid` and the command
-line start quickly.
+Keras and tensorboard are imported only when a name that needs them is first used, so `kernel_grid` and
+the command line start quickly.
 """
 
 from __future__ import annotations
@@ -19,9 +20,19 @@ from filterviz.renderer import FilterVizWarning, kernel_grid, render, save_png
 
 if TYPE_CHECKING:
     from filterviz.callback import FilterLogger
+    from filterviz.logs import History, load_history
 
 __version__ = "0.1.0"
-__all__ = ["FilterLogger", "FilterVizWarning", "RenderOptions", "kernel_grid", "render", "save_png"]
+__all__ = [
+    "FilterLogger",
+    "FilterVizWarning",
+    "History",
+    "RenderOptions",
+    "kernel_grid",
+    "load_history",
+    "render",
+    "save_png",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -29,4 +40,8 @@ def __getattr__(name: str) -> Any:
         from filterviz.callback import FilterLogger
 
         return FilterLogger
+    if name in ("History", "load_history"):  # reads tensorboard's protos
+        from filterviz import logs
+
+        return getattr(logs, name)
     raise AttributeError(f"module 'filterviz' has no attribute {name!r}")

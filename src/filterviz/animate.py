@@ -1,8 +1,8 @@
 """Filter images logged to a TensorBoard log directory -> one animation, a frame per step.
 
-Every step is read from the event files themselves, not through TensorBoard's 10-sample reservoir. When a
-step was written twice (a training restarted into the same folder), the later write wins, as in
-TensorBoard. Each frame carries its step in a band above the grid.
+Every step is read from the event files themselves (filterviz.logs), not through TensorBoard's 10-sample
+reservoir. When a step was written twice (a training restarted into the same folder), the later write wins,
+as in TensorBoard. Each frame carries its step in a band above the grid.
 
 A GIF holds at most 256 colours a frame: a grid with more (RGB filters) is reduced to 256 without
 dithering. An animated PNG (`.png`) keeps every value exactly.
@@ -17,10 +17,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from filterviz.logs import choose_layer, read_png
 from filterviz.writers.png import decode_png
-from filterviz.writers.tensorboard import read_events
 
-IMAGES_PLUGIN = "images"
 BAND_HEIGHT = 16  # pixels of label band above each grid
 
 
@@ -33,42 +32,19 @@ class Frame:
 def read_frames(logdir: str | os.PathLike[str], tag: str | None = None) -> tuple[str, list[Frame]]:
     """(tag, frames in step order) of the filter images under `logdir`.
 
-    Without `tag`, the log directory must hold images of exactly one filterviz tag (`filters/...`).
-    Raises ValueError naming what was found and how to choose.
+    Without `tag`, the log directory must hold the grids of exactly one layer (`filters/<layer>`);
+    `filters/<layer>/delta` animates a layer's delta grids. Raises ValueError naming what was found and
+    how to choose.
     """
-    logdir = Path(logdir)
-    if not logdir.is_dir():
-        raise ValueError(f"{logdir} is not a folder: give the log directory FilterLogger wrote to.")
-
-    def wanted(name: str) -> bool:
-        return name == tag if tag is not None else name.startswith("filters/")
-
-    seen: set[tuple[str, str]] = set()  # every (run, image tag), for the message when none is chosen
-    found: dict[tuple[str, str], dict[int, bytes]] = {}  # the PNGs of the tags that can be chosen
-    for path in sorted(logdir.rglob("*tfevents*")):  # file names start with their creation time
-        run = path.parent.relative_to(logdir).as_posix()
-        image_tags = set()  # TensorFlow writes a tag's plugin metadata with its first event only
-        for event in read_events(path):
-            for value in event.summary.value:
-                if value.metadata.plugin_data.plugin_name == IMAGES_PLUGIN:
-                    image_tags.add(value.tag)
-                if value.tag in image_tags and len(value.tensor.string_val) >= 3:
-                    seen.add((run, value.tag))
-                    if wanted(value.tag):
-                        found.setdefault((run, value.tag), {})[event.step] = value.tensor.string_val[2]
-    choices = sorted(found)
-    listing = ", ".join(f"{t} (run {r})" for r, t in sorted(seen)) or "none"
-    if not choices:
-        wanted = f"tag {tag!r}" if tag else "filter images (tags filters/...)"
-        raise ValueError(f"{logdir} holds no {wanted}; image tags found: {listing}.")
-    if len(choices) > 1:
-        if len({t for _, t in choices}) > 1:
-            raise ValueError(f"{logdir} holds several filter tags: {listing}. Choose one with --tag.")
-        runs = ", ".join(r for r, _ in choices)
-        raise ValueError(f"{logdir} holds {choices[0][1]!r} in several runs ({runs}): give the run's folder.")
-    ((run, chosen),) = choices
-    frames = [Frame(step, decode_png(png)) for step, png in sorted(found[(run, chosen)].items())]
-    return chosen, frames
+    delta = tag is not None and tag.endswith("/delta")
+    found = choose_layer(logdir, tag.removesuffix("/delta") if delta else tag)
+    images, image_tag = (found.deltas, f"{found.tag}/delta") if delta else (found.grids, found.tag)
+    if not images:
+        raise ValueError(
+            f"{logdir} holds no {image_tag!r} images: log them with FilterLogger(log_delta=True)."
+        )
+    frames = [Frame(step, decode_png(read_png(images[step], image_tag))) for step in sorted(images)]
+    return image_tag, frames
 
 
 def labelled(frame: Frame, text: str | None = None) -> Image.Image:

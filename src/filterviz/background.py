@@ -4,17 +4,17 @@ The training thread hands over a snapshot of the kernel and returns at once; one
 the snapshots in order and passes each grid to the writers. The queue is bounded:
 
 * When it is full (the writers are slower than the schedule), the oldest waiting snapshot is dropped and
-  counted, so training never waits for writing, memory stays bounded, and the grids that are written are
-  still in step order and the newest state is never lost. `skipped` lists the steps dropped.
+  reported, so training never waits for writing, memory stays bounded, and the grids that are written are
+  still in step order and the newest state is never lost.
 * `wait()` returns once everything handed over is written: FilterLogger calls it at epoch boundaries
   and at the end of training, and an exit handler calls it before the interpreter shuts down, so an
   interrupted script still writes every grid it logged.
-* A writer that fails is dropped (the others go on); the failure is kept for the training thread to
-  report, because a warning raised on the worker thread would not reach the user reliably.
+* A writer that fails is dropped (the others go on), and so is one render that fails; both are noted in
+  the `Reports` for the training thread to tell.
 * The worker runs at the lowest CPU priority where the system allows it (Linux): training keeps its
   cores, and rendering uses the time training leaves idle.
 
-No Keras here: `render` turns (step, kernel) into a GridImage.
+No Keras here: `process` turns each Snapshot into the LoggedSteps to write.
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
-from filterviz.writers import GridImage
+from filterviz.reports import Reports
+from filterviz.writers import LoggedStep, Writer
 
 CAPACITY = 4  # snapshots waiting at most, besides the one being rendered
 EXIT_TIMEOUT = 60.0  # seconds the exit handler waits for a writer that hangs
@@ -38,35 +39,49 @@ EXIT_TIMEOUT = 60.0  # seconds the exit handler waits for a writer that hangs
 _live: weakref.WeakSet[BackgroundLogger] = weakref.WeakSet()
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What the training thread hands over for one logged step: a private copy of the kernel, and for the
+    update ratio the kernel one optimizer step earlier (None where that step was not seen). A `late`
+    snapshot completes step `step`, logged before: `before` is its kernel and `kernel` the one a step later.
+    """
+
+    step: int
+    kernel: np.ndarray
+    before: np.ndarray | None = None
+    late: bool = False
+
+
 class BackgroundLogger:
     """Renders and writes grids on a worker thread, in the order they were submitted."""
 
     def __init__(
         self,
-        render: Callable[[int, np.ndarray], GridImage],
-        writers: Sequence[Any],
+        process: Callable[[Snapshot], list[LoggedStep]],
+        writers: Sequence[Writer],
+        reports: Reports,
         capacity: int = CAPACITY,
-        name: str = "filterviz-writer",
     ) -> None:
-        self._render = render
+        self._process = process
         self.writers = list(writers)
+        self.reports = reports
         self._capacity = capacity
-        self._pending: collections.deque[tuple[int, np.ndarray]] = collections.deque()
+        self._pending: collections.deque[Snapshot] = collections.deque()
         self._busy = False
         self._closing = False
         self._condition = threading.Condition()
-        self.skipped: list[int] = []  # steps dropped because the queue was full
-        self.failures: list[tuple[Any, BaseException]] = []  # (writer, error): not yet reported
-        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+        self._thread = threading.Thread(target=self._work, name="filterviz-writer", daemon=True)
         self._thread.start()
         _live.add(self)
 
-    def submit(self, step: int, kernel: np.ndarray) -> None:
+    def submit(self, snapshot: Snapshot) -> None:
         """Queue a snapshot. Never blocks: a full queue drops its oldest waiting snapshot."""
         with self._condition:
             if len(self._pending) >= self._capacity:
-                self.skipped.append(self._pending.popleft()[0])
-            self._pending.append((step, kernel))
+                dropped = self._pending.popleft()
+                if not dropped.late:  # a late update ratio is no grid: it is lost without a word
+                    self.reports.skipped_step(dropped.step)
+            self._pending.append(snapshot)
             self._condition.notify_all()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -85,15 +100,10 @@ class BackgroundLogger:
             try:
                 writer.close()
             except Exception as error:  # already flushed event by event; report, do not raise
-                self.failures.append((writer, error))
+                self.reports.write_failed(writer.destination, error)
         self.writers = []
         _live.discard(self)
         return done
-
-    def take_failures(self) -> list[tuple[Any, BaseException]]:
-        with self._condition:
-            failures, self.failures = self.failures, []
-        return failures
 
     def _work(self) -> None:
         _lowest_priority()
@@ -102,26 +112,26 @@ class BackgroundLogger:
                 self._condition.wait_for(lambda: self._pending or self._closing)
                 if not self._pending:
                     return  # closing, and nothing left
-                step, kernel = self._pending.popleft()
+                snapshot = self._pending.popleft()
                 self._busy = True
             try:
-                self._write(self._render(step, kernel))
+                for logged in self._process(snapshot):
+                    self._write(logged)
             except Exception as error:  # rendering failed: nothing to write for this step
-                with self._condition:
-                    self.failures.append((None, error))
+                self.reports.render_failed(error)
             finally:
                 with self._condition:
                     self._busy = False
                     self._condition.notify_all()
 
-    def _write(self, grid: GridImage) -> None:
+    def _write(self, logged: LoggedStep) -> None:
         for writer in list(self.writers):
             try:
-                writer.write(grid)
+                writer.write(logged)
             except Exception as error:
-                with self._condition:
+                with self._condition:  # close() may read the list if this thread hangs
                     self.writers.remove(writer)
-                    self.failures.append((writer, error))
+                self.reports.write_failed(writer.destination, error)
 
 
 def _lowest_priority() -> None:

@@ -11,11 +11,13 @@ import keras
 import numpy as np
 
 from filterviz import layers
-from filterviz.background import BackgroundLogger
+from filterviz.background import BackgroundLogger, Snapshot
+from filterviz.layer_log import LayerLog, StoreKernel
 from filterviz.options import RenderOptions
 from filterviz.renderer import FilterVizWarning, renderer_for
+from filterviz.reports import Reports
 from filterviz.schedule import Schedule
-from filterviz.writers import GridImage, safe_name
+from filterviz.writers import LoggedStep, Writer, safe_name
 from filterviz.writers import wandb as wandb_writer
 from filterviz.writers.tensorboard import TensorBoardWriter
 
@@ -51,6 +53,11 @@ class FilterLogger(keras.callbacks.Callback):
     and what was written before stays readable. The callback never changes weights or random state. Under
     a multi-worker distribution strategy only the chief writes.
 
+    Beside each grid it logs the layer's health (README, "Is my first layer healthy?"): the update/weight
+    ratio of the optimizer step that ends at the logged step, the drift from the first state logged, and
+    the shares of dead, noisy and duplicate filters, as scalars `filters/<layer>/<name>` (W&B: the same keys
+    in the image's row); per-filter values and, when small, the kernel itself go to the Filters tab.
+
     Tip: TensorBoard shows only 10 steps per image tag by default; start it with
     `tensorboard --logdir LOG_DIR --samples_per_plugin images=100` to see them all.
 
@@ -61,6 +68,11 @@ class FilterLogger(keras.callbacks.Callback):
         every_n_epochs: log after every N-th epoch.
         every_n_steps: log every N batches instead, with the step counting batches.
         log_initial: log the weights before training starts.
+        health: log the health values beside each grid.
+        store_kernel: keep the float32 kernel with each step, for the Filters tab: True, False, or "auto"
+            (when it is at most 1 MiB).
+        log_delta: also log a grid of the change since the step logged before, `filters/<layer>/delta`
+            (symmetric normalization: the filters that are learning stand out).
         **options: rendering options, as for `filterviz.render`: normalize, clip_percentile, cmap, ncols,
             padding, scale, max_tiles, tile_shape, flatten_order, bgr.
 
@@ -83,6 +95,9 @@ class FilterLogger(keras.callbacks.Callback):
         every_n_epochs: int = 1,
         every_n_steps: int | None = None,
         log_initial: bool = True,
+        health: bool = True,
+        store_kernel: StoreKernel = "auto",
+        log_delta: bool = False,
         **options: Any,
     ) -> None:
         super().__init__()
@@ -96,20 +111,24 @@ class FilterLogger(keras.callbacks.Callback):
         _check_count("every_n_epochs", every_n_epochs)
         if every_n_steps is not None:
             _check_count("every_n_steps", every_n_steps)
-        if not isinstance(log_initial, bool):
-            raise ValueError(f"log_initial={log_initial!r} must be True or False.")
+        for name, value in (("log_initial", log_initial), ("health", health), ("log_delta", log_delta)):
+            if not isinstance(value, bool):
+                raise ValueError(f"{name}={value!r} must be True or False.")
+        if store_kernel not in (True, False, "auto"):
+            raise ValueError(f"store_kernel={store_kernel!r} must be True, False or 'auto'.")
         self.log_dir = None if log_dir is None else Path(log_dir)
         self.wandb = wandb
         self.layer = layer
         self.options = RenderOptions.from_kwargs(**options)
         self.schedule = Schedule(every_n_epochs, every_n_steps, log_initial)
+        self.health, self.store_kernel, self.log_delta = health, store_kernel, log_delta
         self._background: BackgroundLogger | None = None
-        self._reported_skips = 0
-        self._warned_nonfinite = False
-        self._warned_render_failure = False
-        self._nonfinite_steps: list[int] = []
+        self._reports: Reports | None = None  # made with the renderer, when training begins
         self._in_fit = False
+        self._epoch = 0
         self._last_batch = -1
+        self._before: np.ndarray | None = None  # the kernel before the batch whose end will be logged
+        self._late: tuple[int, np.ndarray] | None = None  # a logged step whose update ratio is still due
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every grid logged so far is written (True), or `timeout` seconds (False).
@@ -125,12 +144,26 @@ class FilterLogger(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._stop_background()  # a fit that was interrupted left its writer open
-        self._renderer, self._target = renderer_for(self.model, self.layer, self.options)
-        self._tag = f"filters/{safe_name(self._target.name)}"
+        renderer, found = renderer_for(self.model, self.layer, self.options)
+        self._target = found.layer
+        tag = f"filters/{safe_name(found.layer.name)}"
+        self._layer_log = LayerLog(
+            renderer,
+            tag,
+            self.schedule.axis,
+            path=found.path,
+            health=self.health,
+            store_kernel=self.store_kernel,
+            log_delta=self.log_delta,
+        )
+        if self._reports is None or self._reports.tag != tag:
+            self._reports = Reports(tag, renderer.nonfinite_warning())
+        self._reports.training_begins()
         self._in_fit = False
         self._last_batch = -1
+        self._before = self._late = None
         if _is_chief(self.model):  # other workers of a multi-worker strategy write nothing, render nothing
-            self._background = BackgroundLogger(self._render, self._open_writers())
+            self._background = BackgroundLogger(self._process, self._open_writers(tag), self._reports)
 
     def on_epoch_begin(self, epoch, logs=None):
         if not self._in_fit:  # the first epoch of this fit(): Keras tells its index only now
@@ -141,88 +174,103 @@ class FilterLogger(keras.callbacks.Callback):
             self._background.wait()  # every grid of the epochs before is on disk before this one runs
             self._report()
         self.schedule.epoch_begins()
+        self._epoch = epoch
         self._last_batch = -1
 
     # Batches are counted as they begin, not as they end: a callback that overrides on_train_batch_end
     # makes Keras turn every batch's logs into Python numbers, waiting for each step to finish.
 
     def on_train_batch_begin(self, batch, logs=None):
+        if self._background is None:
+            return
+        if self._late is not None and batch > 0:
+            self._measure_late_update()
         if self.schedule.by_steps:
             self._last_batch = batch
             self._log(self.schedule.batch_begins(batch))
+        # Will the state after this batch be logged? Then copy the kernel now, for its update ratio.
+        self._before = None
+        if self.health and self.schedule.logs_after(batch, self._stride(), self._steps(), self._last_epoch()):
+            self._before = self._layer_log.snapshot(self._kernel())
 
     def on_epoch_end(self, epoch, logs=None):
-        batches = (self.params or {}).get("steps") or self._last_batch + 1
-        self._log(self.schedule.epoch_ends(epoch, batches))
+        if self._late is not None:  # an epoch of one batch
+            self._measure_late_update()
+        batches = self._steps() or self._last_batch + 1
+        step = self.schedule.epoch_ends(epoch, batches)
+        kernel = self._log(step)
+        if kernel is not None and self.health and not self.schedule.by_steps and not self._steps():
+            # Keras does not know the epoch's length, so its last batch could not be told in advance:
+            # the first batch of the next epoch is measured instead.
+            self._late = (step, kernel)
 
     def on_train_end(self, logs=None):
         try:
+            self._late = None  # no batch follows to measure it by
             self._log(self.schedule.fit_ends())
         finally:
             self._stop_background()
 
-    # The work, delegated: the training thread takes a snapshot, the worker renders and writes it.
+    # The work, delegated: the training thread takes snapshots, the worker renders and writes them.
 
-    def _log(self, step: int | None) -> None:
+    def _log(self, step: int | None) -> np.ndarray | None:
+        """Hand the kernel over for `step`, if there is one to log; returns the snapshot handed over."""
+        before, self._before = self._before, None
         if step is None or self._background is None:
-            return
-        kernel = layers.current_kernel(self.model, self._target)
-        self._background.submit(step, self._renderer.snapshot(kernel))
+            return None
+        kernel = self._layer_log.snapshot(self._kernel())
+        self._background.submit(Snapshot(step, kernel, before))
         self._report()
+        return kernel
 
-    def _render(self, step: int, kernel: np.ndarray) -> GridImage:
+    def _measure_late_update(self) -> None:
+        step, before = self._late
+        self._late = None
+        self._background.submit(Snapshot(step, self._layer_log.snapshot(self._kernel()), before, late=True))
+
+    def _kernel(self) -> np.ndarray:
+        return layers.current_kernel(self.model, self._target)
+
+    def _steps(self) -> int | None:
+        """Batches per epoch, when Keras knows them."""
+        return (self.params or {}).get("steps")
+
+    def _stride(self) -> int:
+        """Batches between two calls of on_train_batch_begin."""
+        return int(getattr(self.model, "steps_per_execution", 1) or 1)
+
+    def _last_epoch(self) -> bool:
+        epochs = (self.params or {}).get("epochs")
+        return epochs is not None and self._epoch + 1 >= epochs
+
+    def _process(self, job: Snapshot) -> list[LoggedStep]:
         """On the worker thread."""
-        renderer = self._renderer
-        picture = renderer.draw(kernel)
-        if picture.nonfinite:
-            self._nonfinite_steps.append(step)
-        return GridImage(
-            self._tag, step, self.schedule.axis, picture.image, renderer.describe(picture), renderer.colour
-        )
+        if job.late:
+            return [self._layer_log.late_update(job.step, job.kernel, job.before)]
+        logged, nonfinite = self._layer_log.logged(job.step, job.kernel, job.before)
+        if nonfinite:
+            self._reports.nonfinite_weights(job.step)
+        return [logged]
 
     def _report(self) -> None:
         """Warnings for what happened on the worker thread, raised here, on the training thread."""
-        background = self._background
-        if background is None:
-            return
-        for writer, error in background.take_failures():
-            if writer is None and self._warned_render_failure:
-                continue  # a render that fails once fails at every step: say it once
-            self._warned_render_failure = self._warned_render_failure or writer is None
-            where = "rendering" if writer is None else f"writing to {writer.destination}"
-            _warn(
-                f"FilterLogger: {where} failed with {type(error).__name__}: {error}. Training goes on; "
-                "the images written before are kept."
-            )
-        if background.skipped and not self._reported_skips:  # once, at the first skip
-            self._reported_skips = len(background.skipped)
-            _warn(
-                f"FilterLogger: writing {self._tag} grids is slower than the schedule, so the oldest waiting "
-                f"one (step {background.skipped[0]}) was skipped; the newest are always kept, in order. "
-                "Log less often to keep them all."
-            )
-        if self._nonfinite_steps and not self._warned_nonfinite:
-            self._warned_nonfinite = True
-            _warn(f"{self._renderer.nonfinite_warning()} (first at step {self._nonfinite_steps[0]})")
+        if self._reports is not None:
+            for message in self._reports.take():
+                warnings.warn(message, FilterVizWarning, stacklevel=3)
 
     def _stop_background(self) -> None:
         background = self._background
         if background is not None:
             background.close()
+            self._reports.training_ends()
             self._report()
-            if len(background.skipped) > self._reported_skips:  # and once more: the whole count
-                _warn(
-                    f"FilterLogger skipped {len(background.skipped)} grids of {self._tag} in this training "
-                    f"(steps {_steps(background.skipped)})."
-                )
             self._background = None
-            self._reported_skips = 0
 
-    def _open_writers(self) -> list[TensorBoardWriter | wandb_writer.WandbWriter]:
-        writers: list[TensorBoardWriter | wandb_writer.WandbWriter] = []
+    def _open_writers(self, tag: str) -> list[Writer]:
+        writers: list[Writer] = []
         if self.wandb is not False:  # first: no event file is left behind if there is no run
             run = wandb_writer.active_run(self.wandb)
-            writers.append(wandb_writer.WandbWriter(run, self._tag, self.schedule.axis))
+            writers.append(wandb_writer.WandbWriter(run, tag, self.schedule.axis))
         if self.log_dir is not None:
             try:
                 writers.append(TensorBoardWriter(self.log_dir / RUN_NAME))
@@ -257,12 +305,3 @@ def _is_chief(model: keras.Model) -> bool:
 def _check_count(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name}={value!r} must be a whole number >= 1.")
-
-
-def _steps(steps: list[int], shown: int = 8) -> str:
-    text = ", ".join(map(str, steps[:shown]))
-    return text + (f" ... {steps[-1]}" if len(steps) > shown else "")
-
-
-def _warn(message: str) -> None:
-    warnings.warn(message, FilterVizWarning, stacklevel=3)

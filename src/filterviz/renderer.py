@@ -23,6 +23,8 @@ from filterviz.tiles import TileLayout, tile_layout, tile_values, tiles_from_lev
 if TYPE_CHECKING:
     import keras
 
+    from filterviz import layers
+
 
 class FilterVizWarning(UserWarning):
     """A picture was drawn, but not quite as asked: the message says what differs and why."""
@@ -59,6 +61,7 @@ class Renderer:
     ) -> None:
         self.kernel_shape = tuple(int(d) for d in kernel_shape)
         self.options = options
+        self.inferred_tile_shape = inferred_tile_shape
         self.name = name
         tile_shape, order, source = options.tile_shape, options.flatten_order, None
         if tile_shape is None and inferred_tile_shape is not None:
@@ -185,8 +188,9 @@ def kernel_grid(kernel: np.ndarray, **options: Any) -> np.ndarray:
 
 def renderer_for(
     model: keras.Model, layer: str | keras.layers.Layer | None, options: RenderOptions
-) -> tuple[Renderer, keras.layers.Layer]:
-    """The layer to draw in `model` and a renderer checked against it. Raises ValueError early."""
+) -> tuple[Renderer, layers.Found]:
+    """The layer to draw in `model` (with its path) and a renderer checked against it. Raises ValueError
+    early."""
     from filterviz import layers
 
     found = layers.find_layer(model, layer)
@@ -196,7 +200,7 @@ def renderer_for(
         inferred_tile_shape=layers.infer_tile_shape(found),
         name=f"layer {found.path!r}",
     )
-    return renderer, found.layer
+    return renderer, found
 
 
 def render(model: keras.Model, layer: str | keras.layers.Layer | None = None, **options: Any) -> np.ndarray:
@@ -244,4 +248,4 @@ def _render_model(model, layer, options: dict[str, Any]) -> tuple[np.ndarray, Re
     from filterviz import layers  # Keras is imported only when a model is drawn
 
     renderer, found = renderer_for(model, layer, RenderOptions.from_kwargs(**options))
-    return renderer.draw_and_warn(layers.kernel_array(found)).image, renderer
+    return renderer.draw_and_warn(layers.kernel_array(found.layer)).image, renderer

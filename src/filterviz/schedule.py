@@ -78,6 +78,25 @@ class Schedule:
             return self._log(done)  # a multiple of every_n_steps was reached (or passed, in one jump)
         return None
 
+    def logs_after(self, batch: int, stride: int, batches_in_epoch: int | None, last_epoch: bool) -> bool:
+        """Will the state after the `stride` batches that begin with batch `batch` of this epoch be logged?
+        Asked before they run, so that the kernel can be copied to measure their update. Changes nothing.
+
+        `batches_in_epoch` is None when Keras does not know it: then an epoch's end is not foreseen.
+        """
+        now = self._epoch_start + batch
+        epoch_end = batches_in_epoch is not None and batch + stride >= batches_in_epoch
+        if epoch_end and last_epoch:
+            return True  # the end of training is always logged
+        if self.by_steps:
+            after = (
+                now + stride
+                if batches_in_epoch is None
+                else min(now + stride, self._epoch_start + batches_in_epoch)
+            )
+            return after // self.every_n_steps > now // self.every_n_steps
+        return epoch_end and (self.epochs_done + 1) % self.every_n_epochs == 0
+
     def fit_ends(self) -> int | None:
         """The state at the end of training, unless it was just logged (or nothing was trained)."""
         return self._log(self.step) if self._progressed else None

@@ -155,3 +155,15 @@ def tiles_from_levels(levels: np.ndarray, layout: TileLayout, units: int, tiles_
     else:
         tiles = levels.reshape(units, 1, height, width, channels)
     return tiles[..., ::-1] if layout.bgr else tiles
+
+
+def tile_images(kernel: np.ndarray, layout: TileLayout) -> np.ndarray | None:
+    """Each unit's weights as its 2-D images, (units, channels, height, width), in the kernel's dtype; None
+    for a Dense layer whose input is no image (`shape_source == "flat"`). For health's `noise`."""
+    if layout.shape_source == "flat":
+        return None
+    height, width, channels = layout.image_shape
+    units = kernel.shape[-1]
+    if layout.kind == "dense" and layout.flatten_order == "chw":
+        return kernel.reshape(channels, height, width, units).transpose(3, 0, 1, 2)
+    return kernel.reshape(height, width, channels, units).transpose(3, 2, 0, 1)

@@ -1,10 +1,12 @@
-"""Writers: one grid image out to a destination (TensorBoard, Weights & Biases, files). No Keras here."""
+"""Writers: what one logged step of a layer holds, out to a destination (TensorBoard, Weights & Biases).
+No Keras here."""
 
 from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -12,15 +14,23 @@ from filterviz.writers.png import encode_png
 
 
 @dataclass(frozen=True)
-class GridImage:
-    """One grid to log: what it shows, at which step, and the pixels."""
+class LoggedStep:
+    """Everything one logged step of one layer sends to the writers.
+
+    A step that only completes an earlier one (the update ratio measured after it was logged) has no image.
+    """
 
     tag: str  # "filters/<layer name>"
     step: int
     axis: str  # what the step counts: "epoch" or "batch"
-    image: np.ndarray  # uint8 (H, W, 1) or (H, W, 3)
-    description: str  # what is drawn and how, and the weights' range at this step
+    image: np.ndarray | None  # the grid, uint8 (H, W, 1) or (H, W, 3)
+    description: str = ""  # what is drawn and how, and the weights' range at this step
     colour: bool = False  # the tiles are in colour (RGB filters or a colour map), not gray
+    delta: np.ndarray | None = None  # the grid of W_t - W_prev (log_delta), symmetric
+    scalars: dict[str, float] = field(default_factory=dict)  # health: name -> value
+    per_filter: dict[str, np.ndarray] = field(default_factory=dict)  # health: name -> one value per filter
+    kernel: np.ndarray | None = None  # the kernel at this step, when it is stored
+    layer: dict[str, Any] = field(default_factory=dict)  # how the layer is drawn, for the Filters tab
 
     @property
     def caption(self) -> str:
@@ -30,6 +40,27 @@ class GridImage:
     def png(self) -> bytes:
         """Encoded once, however many writers need it."""
         return encode_png(self.image, colour=self.colour)
+
+    @functools.cached_property
+    def delta_png(self) -> bytes:
+        return encode_png(self.delta, colour=self.colour)
+
+
+class Writer(Protocol):
+    """A destination for logged steps. The worker thread calls `write` for one step at a time, in step
+    order; an exception from it drops this writer (the others go on) and is reported as `destination`
+    failing."""
+
+    @property
+    def destination(self) -> str:
+        """Where the steps go, for messages: a folder, a W&B run."""
+        ...
+
+    def write(self, step: LoggedStep) -> None: ...
+
+    def close(self) -> None:
+        """Release what the writer holds; called once, after its last write."""
+        ...
 
 
 def safe_name(name: str) -> str:

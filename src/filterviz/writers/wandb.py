@@ -1,20 +1,25 @@
 """Grid images -> a Weights & Biases run.
 
-Each grid is logged as its own row: `{tag: wandb.Image(uint8 grid), "filterviz/<axis>": step}`, with the tag
-declared against that x-axis key by `define_metric`, so the media panel's slider shows TensorBoard's epoch
+Each logged step is its own row: `{tag: wandb.Image(grid), tag/<health name>: value, ...,
+"filterviz/<axis>": step}`, with the tag and its health values declared against that x-axis key by
+`define_metric`, so the media panel's slider shows TensorBoard's epoch
 or batch numbers. No `step=` is ever passed: W&B drops a row whose step is below the run's current one,
 with only a warning, and other callbacks (WandbMetricsLogger) advance that step on their own. Rows are
 never shared with another callback, so none of its metrics is lost or moved.
 
-wandb 0.31 turns image arrays into PNG with a plain `astype(uint8)`: the grid is handed over as uint8
-already, so nothing is clipped or wrapped.
+The grid goes over as the PNG already encoded for TensorBoard, as a file that wandb copies into the run:
+no second encoding (wandb would run Pillow at its default level, 40x the cost of a large grid), and no
+conversion (wandb 0.31 turns image arrays into PNG with a plain `astype(uint8)`).
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
-from filterviz.writers import GridImage
+from filterviz.writers import LoggedStep, safe_name
 
 EXTRA = "pip install 'filterviz[wandb]'"
 
@@ -49,15 +54,32 @@ class WandbWriter:
         self.step_key = f"filterviz/{axis}"  # outside "filters/": no layer name can collide with it
         run.define_metric(self.step_key, hidden=True)
         run.define_metric(tag, step_metric=self.step_key)
+        run.define_metric(f"{tag}/*", step_metric=self.step_key)  # its health values and delta grid
+        self._folder = Path(tempfile.mkdtemp(prefix="filterviz-wandb-"))  # PNGs on their way into the run
 
     @property
     def destination(self) -> str:
         return f"W&B run {getattr(self.run, 'name', None) or getattr(self.run, 'id', '')!s}"
 
-    def write(self, grid: GridImage) -> None:
-        pixels = grid.image[..., 0] if grid.image.shape[2] == 1 else grid.image
-        image = self._wandb.Image(pixels, caption=grid.caption, mode="L" if pixels.ndim == 2 else "RGB")
-        self.run.log({grid.tag: image, self.step_key: grid.step})
+    def write(self, logged: LoggedStep) -> None:
+        row: dict[str, Any] = {f"{logged.tag}/{name}": value for name, value in logged.scalars.items()}
+        images = []
+        if logged.image is not None:
+            images.append((logged.tag, logged.png))
+        if logged.delta is not None:
+            images.append((f"{logged.tag}/delta", logged.delta_png))
+        files = []
+        try:  # wandb reads each file when the image is made, and copies it into the run in log()
+            for key, png in images:
+                files.append(self._folder / f"{safe_name(key)}-{logged.step}.png")
+                files[-1].write_bytes(png)
+                row[key] = self._wandb.Image(str(files[-1]), caption=logged.caption)
+            row[self.step_key] = logged.step
+            self.run.log(row)
+        finally:
+            for path in files:
+                path.unlink(missing_ok=True)
 
     def close(self) -> None:
-        """The run belongs to the user: it stays open."""
+        """The run belongs to the user: it stays open. Only the folder of PNGs in transit goes."""
+        shutil.rmtree(self._folder, ignore_errors=True)
