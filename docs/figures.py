@@ -33,12 +33,13 @@ def _table(ax, values, labels, title, highlight=None):
 
 
 def mapping_figure(path: Path) -> None:
-    """How W (m inputs x n units) and a Conv2D kernel become tiles."""
+    """How W (m inputs x n units) and the kernels of convolutions become tiles."""
     rng = np.random.default_rng(3)
     h, w, n = 3, 4, 6
     weights = np.tanh(rng.standard_normal((h * w, n)))
-    fig = plt.figure(figsize=(10, 6.2))
-    grid_spec = fig.add_gridspec(2, 3, width_ratios=[1.4, 1.2, 1.4], hspace=0.45, wspace=0.35)
+    fig = plt.figure(figsize=(10, 9.3))
+    outer = fig.add_gridspec(2, 1, height_ratios=[2, 1], hspace=0.3)
+    grid_spec = outer[0].subgridspec(2, 3, width_ratios=[1.4, 1.2, 1.4], hspace=0.45, wspace=0.35)
 
     ax = fig.add_subplot(grid_spec[0, 0])
     labels = np.array([[f"{k}" for _ in range(n)] for k in range(h * w)])
@@ -99,6 +100,35 @@ def mapping_figure(path: Path) -> None:
         "in_channels other than 1 or 3 (here 4):\none row per filter, one column per channel", fontsize=9
     )
     ax.axis("off")
+
+    others = [
+        (
+            "Conv1D (k, in, filters) = (7, 4, 6):\ntile i = kernel[:, :, i].T,\na row per input channel",
+            (7, 4, 6),
+            None,
+        ),
+        (
+            "DepthwiseConv2D (3, 3, in=3, m=2):\na gray tile per (c, m),\nindex c * m + m'",
+            (3, 3, 3, 2),
+            "depthwise2d",
+        ),
+        (
+            "Conv2DTranspose (5, 5, out=3, in=4):\ntile i = kernel[..., i], what\ninput i paints (RGB)",
+            (5, 5, 3, 4),
+            "conv2d_transpose",
+        ),
+        (
+            "Conv3D (kd=3, 4, 4, in=1, 4):\nthe 3 depth slices of a filter\nside by side",
+            (3, 4, 4, 1, 4),
+            None,
+        ),
+    ]
+    row = outer[1].subgridspec(1, 4, wspace=0.3)
+    for column, (title, shape, kind) in enumerate(others):
+        ax = fig.add_subplot(row[0, column])
+        ax.imshow(filterviz.kernel_grid(np.tanh(rng.standard_normal(shape)), kind=kind, scale=8))
+        ax.set_title(title, fontsize=8.5)
+        ax.axis("off")
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 

@@ -33,6 +33,26 @@ def level(v: float) -> int:
     return int(np.floor(v * 255 + 0.5))
 
 
+def global_levels(weights):
+    """Gray levels of `weights` under normalize="global", straight from the documented formula."""
+    lo, hi = weights.min(), weights.max()
+    return np.vectorize(lambda w: level((w - lo) / (hi - lo)))(weights)
+
+
+def unique_weights(shape, seed=0):
+    """Distinct weights, so that every pixel names the weight it came from."""
+    rng = np.random.default_rng(seed)
+    return rng.permutation(np.arange(np.prod(shape), dtype=np.float32)).reshape(shape) - 50
+
+
+def responses(model, image_shape, units):
+    """w[i, y, x, c]: unit i's output for a one-hot image at (y, x, c) in the model's input layout."""
+    size = int(np.prod(image_shape))
+    onehots = np.eye(size, dtype=np.float32).reshape(size, *image_shape)
+    out = model.predict(onehots, verbose=0)  # (size, units)
+    return out.T.reshape(units, *image_shape)
+
+
 def padding_mask(image, rows, cols, tile_hw, scale=1, padding=1) -> np.ndarray:
     """True where a grid has separator pixels (between tiles and around the border)."""
     mask = np.ones(image.shape[:2], bool)

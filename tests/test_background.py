@@ -45,11 +45,11 @@ def grid(step):
 
 
 def snapshot(step):
-    return Snapshot(step, np.zeros(1))
+    return Snapshot(step, (np.zeros(1),))
 
 
 def background_logger(render, writers, capacity):
-    return BackgroundLogger(render, writers, Reports("filters/x", "x has NaN weights"), capacity)
+    return BackgroundLogger(render, writers, Reports("filters/x"), capacity)
 
 
 def gated_render(gate, started):

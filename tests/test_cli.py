@@ -115,7 +115,9 @@ def test_render_errors_are_one_line_and_exit_code_2(saved_model, tmp_path):
 def test_a_model_without_dense_or_conv2d_layers(tmp_path):
     model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.MaxPooling2D(), keras.layers.Flatten()])
     model.save(tmp_path / "pooling.keras")
-    assert_usage_error(filterviz_cli("render", tmp_path / "pooling.keras"), "has no Dense or Conv2D layer")
+    assert_usage_error(
+        filterviz_cli("render", tmp_path / "pooling.keras"), "has no layer with a kernel filterviz draws"
+    )
 
 
 def test_models_with_code_in_them_are_refused_not_run(tmp_path):

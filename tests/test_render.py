@@ -14,27 +14,7 @@ from keras import layers
 import filterviz
 from filterviz.grid import MARKER_COLOUR
 from filterviz.writers.png import decode_png
-from tests._helpers import PAD, cell, level, padding_mask, tile
-
-
-def global_levels(weights):
-    """Gray levels of `weights` under normalize="global", straight from the documented formula."""
-    lo, hi = weights.min(), weights.max()
-    return np.vectorize(lambda w: level((w - lo) / (hi - lo)))(weights)
-
-
-def unique_weights(shape, seed=0):
-    """Distinct weights, so that every pixel names the weight it came from."""
-    rng = np.random.default_rng(seed)
-    return rng.permutation(np.arange(np.prod(shape), dtype=np.float32)).reshape(shape) - 50
-
-
-def responses(model, image_shape, units):
-    """w[i, y, x, c]: unit i's output for a one-hot image at (y, x, c) in the model's input layout."""
-    size = int(np.prod(image_shape))
-    onehots = np.eye(size, dtype=np.float32).reshape(size, *image_shape)
-    out = model.predict(onehots, verbose=0)  # (size, units)
-    return out.T.reshape(units, *image_shape)
+from tests._helpers import PAD, cell, global_levels, padding_mask, responses, tile, unique_weights
 
 
 def check_dense_tiles(model, per_unit_hwc, ncols, **options):

@@ -91,7 +91,9 @@ def test_capping_keeps_the_first_units_and_channels():
         ((784, 10), {"tile_shape": (28, 28, 3)}, "holds 2352 values, but each unit"),
         ((3, 3, 3, 8), {"tile_shape": (3, 3, 3)}, "tile_shape applies to Dense kernels"),
         ((3, 3, 1, 8), {"bgr": True}, "bgr=True flips the colour channels of 3-channel tiles"),
-        ((5, 3, 8), {}, "neither Dense"),
+        ((2, 2, 2, 2, 3, 8), {}, "none of the kinds filterviz draws"),
+        ((5, 3, 8), {"kind": "conv2d"}, r"A conv2d kernel has 4 axes; this one has shape \(5, 3, 8\)"),
+        ((5, 5, 3, 8), {"kind": "lstm"}, "none of the kinds filterviz draws"),
         ((0, 4), {}, "empty"),
     ],
 )

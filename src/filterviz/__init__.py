@@ -1,7 +1,7 @@
 """filterviz: watch a Keras model's first-layer filters learn.
 
     import filterviz
-    img = filterviz.render(model)                   # the first Dense/Conv2D layer as one uint8 grid
+    img = filterviz.render(model)                   # the first kernel layer as one uint8 grid
     filterviz.save_png(model, "filters.png")
     img = filterviz.kernel_grid(kernel, tile_shape=(28, 28, 1))   # any kernel in Keras layout
     model.fit(x, y, callbacks=[filterviz.FilterLogger("logs/run1")])

@@ -41,14 +41,14 @@ _live: weakref.WeakSet[BackgroundLogger] = weakref.WeakSet()
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What the training thread hands over for one logged step: a private copy of the kernel, and for the
-    update ratio the kernel one optimizer step earlier (None where that step was not seen). A `late`
-    snapshot completes step `step`, logged before: `before` is its kernel and `kernel` the one a step later.
-    """
+    """What the training thread hands over for one logged step: private copies of the kernels (one per
+    layer logged), and for the update ratio the kernels one optimizer step earlier (None where that step
+    was not seen). A `late` snapshot completes step `step`, logged before: `before` holds its kernels and
+    `kernels` those one step later."""
 
     step: int
-    kernel: np.ndarray
-    before: np.ndarray | None = None
+    kernels: tuple[np.ndarray, ...]
+    before: tuple[np.ndarray, ...] | None = None
     late: bool = False
 
 

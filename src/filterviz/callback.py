@@ -14,7 +14,7 @@ from filterviz import layers
 from filterviz.background import BackgroundLogger, Snapshot
 from filterviz.layer_log import LayerLog, StoreKernel
 from filterviz.options import RenderOptions
-from filterviz.renderer import FilterVizWarning, renderer_for
+from filterviz.renderer import FilterVizWarning, renderer_of
 from filterviz.reports import Reports
 from filterviz.schedule import Schedule
 from filterviz.writers import LoggedStep, Writer, safe_name
@@ -64,7 +64,8 @@ class FilterLogger(keras.callbacks.Callback):
     Args:
         log_dir: the TensorBoard log directory (the one you give `tensorboard --logdir`, or a run inside it).
         wandb: True to log to the active W&B run (`wandb.run` when training starts), or a run object.
-        layer: None for the first Dense or Conv2D layer, or a layer name, path or object.
+        layer: None for the first layer with a kernel filterviz draws; a layer name, path or object; a list
+            of those to log several layers; or "all" (README, "Which layer").
         every_n_epochs: log after every N-th epoch.
         every_n_steps: log every N batches instead, with the step counting batches.
         log_initial: log the weights before training starts.
@@ -91,7 +92,7 @@ class FilterLogger(keras.callbacks.Callback):
         log_dir: str | os.PathLike[str] | None = None,
         *,
         wandb: bool | Any = False,
-        layer: str | keras.layers.Layer | None = None,
+        layer: layers.LayerChoice = None,
         every_n_epochs: int = 1,
         every_n_steps: int | None = None,
         log_initial: bool = True,
@@ -144,26 +145,30 @@ class FilterLogger(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._stop_background()  # a fit that was interrupted left its writer open
-        renderer, found = renderer_for(self.model, self.layer, self.options)
-        self._target = found.layer
-        tag = f"filters/{safe_name(found.layer.name)}"
-        self._layer_log = LayerLog(
-            renderer,
-            tag,
-            self.schedule.axis,
-            path=found.path,
-            health=self.health,
-            store_kernel=self.store_kernel,
-            log_delta=self.log_delta,
-        )
-        if self._reports is None or self._reports.tag != tag:
-            self._reports = Reports(tag, renderer.nonfinite_warning())
+        found = layers.find_layers(self.model, self.layer)
+        self._targets = [entry.layer for entry in found]
+        tags = layer_tags(found)
+        self._logs = [
+            LayerLog(
+                renderer_of(entry, self.options),
+                tag,
+                self.schedule.axis,
+                path=entry.path,
+                health=self.health,
+                store_kernel=self.store_kernel,
+                log_delta=self.log_delta,
+            )
+            for entry, tag in zip(found, tags, strict=True)
+        ]
+        label = ", ".join(tags)
+        if self._reports is None or self._reports.tag != label:
+            self._reports = Reports(label)
         self._reports.training_begins()
         self._in_fit = False
         self._last_batch = -1
         self._before = self._late = None
         if _is_chief(self.model):  # other workers of a multi-worker strategy write nothing, render nothing
-            self._background = BackgroundLogger(self._process, self._open_writers(tag), self._reports)
+            self._background = BackgroundLogger(self._process, self._open_writers(tags), self._reports)
 
     def on_epoch_begin(self, epoch, logs=None):
         if not self._in_fit:  # the first epoch of this fit(): Keras tells its index only now
@@ -191,18 +196,18 @@ class FilterLogger(keras.callbacks.Callback):
         # Will the state after this batch be logged? Then copy the kernel now, for its update ratio.
         self._before = None
         if self.health and self.schedule.logs_after(batch, self._stride(), self._steps(), self._last_epoch()):
-            self._before = self._layer_log.snapshot(self._kernel())
+            self._before = self._snapshots()
 
     def on_epoch_end(self, epoch, logs=None):
         if self._late is not None:  # an epoch of one batch
             self._measure_late_update()
         batches = self._steps() or self._last_batch + 1
         step = self.schedule.epoch_ends(epoch, batches)
-        kernel = self._log(step)
-        if kernel is not None and self.health and not self.schedule.by_steps and not self._steps():
+        kernels = self._log(step)
+        if kernels is not None and self.health and not self.schedule.by_steps and not self._steps():
             # Keras does not know the epoch's length, so its last batch could not be told in advance:
             # the first batch of the next epoch is measured instead.
-            self._late = (step, kernel)
+            self._late = (step, kernels)
 
     def on_train_end(self, logs=None):
         try:
@@ -213,23 +218,28 @@ class FilterLogger(keras.callbacks.Callback):
 
     # The work, delegated: the training thread takes snapshots, the worker renders and writes them.
 
-    def _log(self, step: int | None) -> np.ndarray | None:
-        """Hand the kernel over for `step`, if there is one to log; returns the snapshot handed over."""
+    def _log(self, step: int | None) -> tuple[np.ndarray, ...] | None:
+        """Hand the kernels over for `step`, if there is one to log; returns the snapshots handed over."""
         before, self._before = self._before, None
         if step is None or self._background is None:
             return None
-        kernel = self._layer_log.snapshot(self._kernel())
-        self._background.submit(Snapshot(step, kernel, before))
+        kernels = self._snapshots()
+        self._background.submit(Snapshot(step, kernels, before))
         self._report()
-        return kernel
+        return kernels
 
     def _measure_late_update(self) -> None:
         step, before = self._late
         self._late = None
-        self._background.submit(Snapshot(step, self._layer_log.snapshot(self._kernel()), before, late=True))
+        self._background.submit(Snapshot(step, self._snapshots(), before, late=True))
 
-    def _kernel(self) -> np.ndarray:
-        return layers.current_kernel(self.model, self._target)
+    def _snapshots(self) -> tuple[np.ndarray, ...]:
+        """Private copies of the kernels, of what each layer's log needs of them."""
+        model = self.model  # under jax, getting it puts the trained weights back into the variables
+        return tuple(
+            log.snapshot(layers.current_kernel(model, target))
+            for log, target in zip(self._logs, self._targets, strict=True)
+        )
 
     def _steps(self) -> int | None:
         """Batches per epoch, when Keras knows them."""
@@ -244,13 +254,19 @@ class FilterLogger(keras.callbacks.Callback):
         return epochs is not None and self._epoch + 1 >= epochs
 
     def _process(self, job: Snapshot) -> list[LoggedStep]:
-        """On the worker thread."""
+        """On the worker thread: one logged step per layer."""
         if job.late:
-            return [self._layer_log.late_update(job.step, job.kernel, job.before)]
-        logged, nonfinite = self._layer_log.logged(job.step, job.kernel, job.before)
-        if nonfinite:
-            self._reports.nonfinite_weights(job.step)
-        return [logged]
+            return [
+                log.late_update(job.step, kernel, before)
+                for log, kernel, before in zip(self._logs, job.kernels, job.before, strict=True)
+            ]
+        steps = []
+        for i, log in enumerate(self._logs):
+            logged, nonfinite = log.logged(job.step, job.kernels[i], job.before and job.before[i])
+            if nonfinite:
+                self._reports.nonfinite_weights(job.step, log.renderer.nonfinite_warning())
+            steps.append(logged)
+        return steps
 
     def _report(self) -> None:
         """Warnings for what happened on the worker thread, raised here, on the training thread."""
@@ -266,11 +282,11 @@ class FilterLogger(keras.callbacks.Callback):
             self._report()
             self._background = None
 
-    def _open_writers(self, tag: str) -> list[Writer]:
+    def _open_writers(self, tags: list[str]) -> list[Writer]:
         writers: list[Writer] = []
         if self.wandb is not False:  # first: no event file is left behind if there is no run
             run = wandb_writer.active_run(self.wandb)
-            writers.append(wandb_writer.WandbWriter(run, tag, self.schedule.axis))
+            writers.append(wandb_writer.WandbWriter(run, tags, self.schedule.axis))
         if self.log_dir is not None:
             try:
                 writers.append(TensorBoardWriter(self.log_dir / RUN_NAME))
@@ -290,6 +306,15 @@ class FilterLogger(keras.callbacks.Callback):
         if steps:
             batches = max(batches, initial_epoch * steps)
         return batches, (batches // steps if steps else 0)
+
+
+def layer_tags(found: list[layers.Found]) -> list[str]:
+    """`filters/<layer name>` for each layer; by its path instead where two chosen layers share a name."""
+    names = [safe_name(entry.layer.name) for entry in found]
+    return [
+        f"filters/{name if names.count(name) == 1 else safe_name(entry.path)}"
+        for name, entry in zip(names, found, strict=True)
+    ]
 
 
 def _is_chief(model: keras.Model) -> bool:

@@ -1,7 +1,7 @@
 """The `filterviz` command: render a saved model, animate a log directory, run the demo.
 
-A mistake in what it is given (a file that is not there or not a model, a model without a Dense or Conv2D
-layer, a log directory without filter images, a bad option) is one line on stderr and exit code 2.
+A mistake in what it is given (a file that is not there or not a model, a model without a layer filterviz
+draws, a log directory without filter images, a bad option) is one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -41,15 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     render = commands.add_parser(
         "render",
         help="draw a saved model's first-layer filters as a PNG",
-        description="Load a saved Keras model (.keras, or legacy .h5) in safe mode and write its first Dense "
-        "or Conv2D layer (or --layer) as one grid image.",
+        description="Load a saved Keras model (.keras, or legacy .h5) in safe mode and write its first "
+        "kernel layer (or --layer) as one grid image.",
     )
     render.add_argument("model_file", type=Path, metavar="MODEL_FILE", help="a .keras or .h5 model file")
     render.add_argument(
         "-o", "--output", type=Path, default=Path("filters.png"), help="PNG to write (default: %(default)s)"
     )
     render.add_argument(
-        "--layer", help="the layer to draw, by name or path (default: the first Dense or Conv2D)"
+        "--layer", help="the layer to draw, by name or path (default: the first kernel layer)"
     )
     add_rendering_options(render)
     render.set_defaults(command=render_command)

@@ -53,13 +53,14 @@ class Health:
     per_filter: dict[str, np.ndarray]
 
 
-def columns_of(kernel: np.ndarray) -> np.ndarray:
-    """W transposed, (weights per filter, filters): column i = kernel[..., i].ravel(). A view of a float32
-    or float64 kernel; float16 and bfloat16 become float32 (exactly)."""
+def columns_of(kernel: np.ndarray, filters: int | None = None) -> np.ndarray:
+    """W transposed, (weights per filter, filters): column i = kernel[..., i].ravel(), or with `filters`
+    given, the kernel's last axes taken together as the filters (a depthwise kernel's (in, multiplier)
+    pairs). A view of a float32 or float64 kernel; float16 and bfloat16 become float32 (exactly)."""
     kernel = np.asarray(kernel)
     if kernel.dtype not in (np.float32, np.float64):
         kernel = kernel.astype(np.float32)
-    return kernel.reshape(-1, kernel.shape[-1])
+    return kernel.reshape(-1, filters or kernel.shape[-1])
 
 
 def measure(

@@ -97,8 +97,9 @@ class LayerLog:
         scalars: dict[str, float] = {}
         per_filter: dict[str, np.ndarray] = {}
         if self.health:
-            weights = health.columns_of(kernel)
-            previous = None if before is None else health.columns_of(before)
+            units = self.renderer.layout.units
+            weights = health.columns_of(kernel, units)
+            previous = None if before is None else health.columns_of(before, units)
             if self._count == 0:
                 measured = self._choose_heavy_every(weights, previous, kernel, drawn, picture.image)
             else:
@@ -132,7 +133,10 @@ class LayerLog:
     def late_update(self, step: int, after: np.ndarray, before: np.ndarray) -> LoggedStep:
         """The update ratio of `step`, measured after it was logged: `before` is its kernel and `after` the
         kernel one optimizer step later."""
-        ratio, per_filter = health.update_ratio(health.columns_of(after), health.columns_of(before))
+        units = self.renderer.layout.units
+        ratio, per_filter = health.update_ratio(
+            health.columns_of(after, units), health.columns_of(before, units)
+        )
         return LoggedStep(
             self.tag,
             step,
@@ -155,16 +159,14 @@ class LayerLog:
         image: np.ndarray,
     ) -> health.Health:
         """Time noise and redundancy against drawing and encoding the grid, choose k, and return the first
-        step's health (measured twice: the first time warms numpy's FFT and BLAS up). Times are this
-        thread's CPU time: the writer runs at the lowest priority, and waiting for the CPU is no cost of
-        its own."""
+        step's health. Times are this thread's CPU time: the writer runs at the lowest priority, and waiting
+        for the CPU is no cost of its own."""
         started = time.thread_time()
         encode_png(image, colour=self.renderer.colour)
         drawn += time.thread_time() - started
         started = time.thread_time()
         health.measure(weights, before=previous, heavy=False)
         light = time.thread_time() - started
-        health.measure(weights, self._images(kernel), before=previous)
         started = time.thread_time()
         measured = health.measure(weights, self._images(kernel), before=previous)
         heavy = max(0.0, time.thread_time() - started - light)

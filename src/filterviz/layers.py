@@ -6,14 +6,44 @@ Keras only: no pixels here.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 
-SUPPORTED = (keras.layers.Dense, keras.layers.Conv2D)
-SUPPORTED_NAMES = "Dense or Conv2D"
+
+@dataclass(frozen=True)
+class KernelKind:
+    """How filterviz draws a kind of layer: the kernel's kind (filterviz.tiles.KINDS), the attribute that
+    holds the kernel drawn, and what captions add."""
+
+    kind: str
+    attribute: str = "kernel"
+    note: str = ""
+
+
+_SEPARABLE = "its depthwise kernel, the spatial part (the pointwise 1x1 kernel has no picture)"
+# Every Keras layer with a kernel that filterviz draws, most specific first.
+KERNEL_KINDS: tuple[tuple[type, KernelKind], ...] = (
+    (keras.layers.Dense, KernelKind("dense")),
+    (keras.layers.Conv1D, KernelKind("conv1d")),
+    (keras.layers.Conv2D, KernelKind("conv2d")),
+    (keras.layers.Conv3D, KernelKind("conv3d")),
+    (keras.layers.DepthwiseConv1D, KernelKind("depthwise1d")),
+    (keras.layers.DepthwiseConv2D, KernelKind("depthwise2d")),
+    (keras.layers.SeparableConv1D, KernelKind("depthwise1d", "depthwise_kernel", _SEPARABLE)),
+    (keras.layers.SeparableConv2D, KernelKind("depthwise2d", "depthwise_kernel", _SEPARABLE)),
+    (keras.layers.Conv1DTranspose, KernelKind("conv1d_transpose")),
+    (keras.layers.Conv2DTranspose, KernelKind("conv2d_transpose")),
+    (keras.layers.Conv3DTranspose, KernelKind("conv3d_transpose")),
+)
+SUPPORTED = tuple(layer_type for layer_type, _ in KERNEL_KINDS)
+SUPPORTED_NAMES = (
+    "Dense, Conv1D, Conv2D, Conv3D, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D, "
+    "Conv1DTranspose, Conv2DTranspose or Conv3DTranspose"
+)
 
 # Attributes by which Keras layers hold a learned input transform. A layer with none of them
 # (InputLayer, Rescaling, Normalization, Dropout, pooling, reshaping, ...) is passed over.
@@ -31,9 +61,26 @@ class Found:
     def path(self) -> str:
         return "/".join([*(m.name for m in self.containers), self.layer.name])
 
+    @property
+    def kind(self) -> KernelKind:
+        return kernel_kind(self.layer)
+
+
+def kernel_kind(layer: keras.layers.Layer) -> KernelKind:
+    """How `layer` is drawn. KeyError for a layer filterviz does not draw."""
+    for layer_type, kind in KERNEL_KINDS:
+        if isinstance(layer, layer_type):
+            return kind
+    raise KeyError(type(layer).__name__)
+
+
+def kernel_variable(layer: keras.layers.Layer):
+    """The Keras variable of the kernel drawn for `layer`."""
+    return getattr(layer, kernel_kind(layer).attribute)
+
 
 def find_layer(model: keras.Model, layer: str | keras.layers.Layer | None = None) -> Found:
-    """The first Dense or Conv2D layer in data-flow order, or the one named or given.
+    """The first layer with a kernel filterviz draws, in data-flow order, or the one named or given.
 
     Nested models (a Sequential inside a Functional model, a backbone) are searched too, and a name may
     be a path such as "backbone/conv1". Raises ValueError naming the problem and the fix.
@@ -71,6 +118,56 @@ def find_layer(model: keras.Model, layer: str | keras.layers.Layer | None = None
     raise TypeError(f"layer must be a layer name, a Keras layer or None, not {type(layer).__name__}.")
 
 
+ALL_MAX_LAYERS = 64  # layer="all" logs at most this many layers,
+ALL_MAX_WEIGHTS = 8 * 1024 * 1024  # and at most this many weights in total (32 MiB of float32)
+
+LayerChoice = str | keras.layers.Layer | None | list | tuple
+
+
+def find_layers(model: keras.Model, layer: LayerChoice = None) -> list[Found]:
+    """The layers FilterLogger's `layer` argument names: one (None, a name, path or layer), several (a
+    list of those) or "all": every layer filterviz draws, in data-flow order, up to ALL_MAX_LAYERS layers
+    and ALL_MAX_WEIGHTS weights in total (the first that fit; a FilterVizWarning names the count left out).
+    Raises ValueError or TypeError naming the problem and the fix."""
+    if isinstance(layer, list | tuple):
+        if not layer:
+            raise ValueError("layer=[] names no layer: give at least one name, path or layer, or layer=None.")
+        found = [find_layer(model, item) for item in layer]
+        paths = [entry.path for entry in found]
+        if len(set(paths)) < len(paths):
+            twice = sorted({path for path in paths if paths.count(path) > 1})
+            raise ValueError(f"layer= names {', '.join(twice)} more than once: name each layer once.")
+        return found
+    if layer == "all" and not any(f.layer.name == "all" for f in _walk(model)):
+        return _all_layers(model)
+    return [find_layer(model, layer)]
+
+
+def _all_layers(model: keras.Model) -> list[Found]:
+    find_layer(model)  # the errors of a model that is not built or has nothing to draw
+    found, weights, left_out = [], 0, 0
+    for entry in _walk(model):
+        if not isinstance(entry.layer, SUPPORTED) or not entry.layer.built:
+            continue
+        size = int(np.prod(kernel_variable(entry.layer).shape))
+        if not left_out and len(found) < ALL_MAX_LAYERS and weights + size <= ALL_MAX_WEIGHTS:
+            found.append(entry)
+            weights += size
+        else:  # the first layers in data-flow order, without gaps
+            left_out += 1
+    if left_out:
+        from filterviz.renderer import FilterVizWarning
+
+        warnings.warn(
+            f"layer='all': logging the first {len(found)} layers ({weights:,} weights); {left_out} more are "
+            f"left out to stay within {ALL_MAX_LAYERS} layers and {ALL_MAX_WEIGHTS:,} weights a step. Name "
+            "the layers you want with layer=[...].",
+            FilterVizWarning,
+            stacklevel=4,
+        )
+    return found
+
+
 def kernel_array(layer: keras.layers.Layer) -> np.ndarray:
     """A private copy of the layer's kernel as a numpy array, in its own dtype (bfloat16 included).
 
@@ -79,9 +176,10 @@ def kernel_array(layer: keras.layers.Layer) -> np.ndarray:
     optimizers update it in place; jax may reuse donated buffers), so the array is copied.
     """
     backend = keras.backend.backend()
+    variable = kernel_variable(layer)
     if backend == "tensorflow":
-        return np.asarray(layer.kernel.numpy())
-    value = layer.kernel.value
+        return np.asarray(variable.numpy())
+    value = variable.value
     if backend == "torch":
         tensor = value.detach().cpu()
         if str(tensor.dtype) == "torch.bfloat16":  # torch cannot hand it to numpy; float32 holds it exactly
@@ -114,7 +212,7 @@ def infer_tile_shape(found: Found) -> tuple[tuple[int, int, int], str] | None:
     tensor = layer._inbound_nodes[0].input_tensors[0]
     if len(tensor.shape) != 2:
         return None
-    inputs = layer.kernel.shape[0]
+    inputs = kernel_variable(layer).shape[0]
     # How each enclosing model was called in its parent (None: never called symbolically).
     calls = [(m, m._inbound_nodes[0] if m._inbound_nodes else None) for m in found.containers]
     image = None
@@ -175,8 +273,8 @@ def _first_kernel_layer(model: keras.Model) -> Found:
             return _check_supported(found)
         seen.append(found)
     raise ValueError(
-        f"Model {model.name!r} has no {SUPPORTED_NAMES} layer; it has "
-        f"{_listing(seen) or 'no layers'}. filterviz draws the kernels of Dense and Conv2D layers."
+        f"Model {model.name!r} has no layer with a kernel filterviz draws; it has "
+        f"{_listing(seen) or 'no layers'}. filterviz draws the kernels of {SUPPORTED_NAMES} layers."
     )
 
 
@@ -184,8 +282,8 @@ def _check_supported(found: Found) -> Found:
     layer = found.layer
     if not isinstance(layer, SUPPORTED):
         raise ValueError(
-            f"Layer {found.path!r} is a {type(layer).__name__}; filterviz draws {SUPPORTED_NAMES} kernels. "
-            "Pass layer=<name> to pick a Dense or Conv2D layer."
+            f"Layer {found.path!r} is a {type(layer).__name__}; filterviz draws the kernels of "
+            f"{SUPPORTED_NAMES} layers. Pass layer=<name> to pick one of those."
         )
     if not layer.built:
         raise ValueError(

@@ -40,15 +40,32 @@ class Picture:
     nonfinite: int  # NaN and +-Inf weights among those drawn
 
 
+# What a kernel's units are, for captions.
+UNIT_NAMES = {
+    "dense": "units",
+    "conv1d": "filters (rows: input channels, columns: kernel taps)",
+    "conv1d_transpose": "input channels (rows: output channels, columns: kernel taps)",
+    "depthwise1d": "(input channel, multiplier) strips",
+    "conv2d": "filters",
+    "conv2d_transpose": "input channels, each as what it paints into the output",
+    "depthwise2d": "(input channel, multiplier) filters",
+    "conv3d": "filters (depth slices side by side)",
+    "conv3d_transpose": "input channels (depth slices side by side)",
+}
+
+
 class Renderer:
     """Draws kernels of one shape with one set of options.
 
     Args:
-        kernel_shape: the kernel's shape in Keras layout, (inputs, units) or (kh, kw, in, filters).
+        kernel_shape: the kernel's shape in Keras layout.
         options: the rendering options.
+        kind: what the kernel is (see `filterviz.tiles.KINDS`); None reads it by its number of axes, as
+            Dense, Conv1D, Conv2D or Conv3D.
         inferred_tile_shape: ((H, W, C), order) of the image behind a Dense layer, used when
             options.tile_shape is not given.
         name: what the pictures are of, for captions and warnings.
+        note: said in every caption (SeparableConv2D: which of its kernels is drawn).
     """
 
     def __init__(
@@ -56,11 +73,14 @@ class Renderer:
         kernel_shape: tuple[int, ...],
         options: RenderOptions,
         *,
+        kind: str | None = None,
         inferred_tile_shape: tuple[tuple[int, int, int], str] | None = None,
         name: str = "kernel",
+        note: str = "",
     ) -> None:
         self.kernel_shape = tuple(int(d) for d in kernel_shape)
         self.options = options
+        self.note = note
         self.inferred_tile_shape = inferred_tile_shape
         self.name = name
         tile_shape, order, source = options.tile_shape, options.flatten_order, None
@@ -68,6 +88,7 @@ class Renderer:
             (tile_shape, order), source = inferred_tile_shape, "model"
         self.layout: TileLayout = tile_layout(
             self.kernel_shape,
+            kind=kind,
             tile_shape=tile_shape,
             flatten_order=order,
             bgr=options.bgr,
@@ -100,7 +121,7 @@ class Renderer:
 
     def snapshot(self, kernel: np.ndarray) -> np.ndarray:
         """The part of `kernel` that is drawn (the first units), holding no more memory than that."""
-        if self.plan.units == self.kernel_shape[-1]:
+        if self.plan.units == self.layout.units or not self.layout.units_last:
             return kernel
         return np.array(kernel[..., : self.plan.units])
 
@@ -149,15 +170,17 @@ class Renderer:
         layout, plan, options = self.layout, self.plan, self.options
         h, w, c = layout.image_shape
         shown = f"{plan.units} of {layout.units}" if plan.units < layout.units else f"{layout.units}"
-        what = "filters" if layout.kind == "conv2d" else "units"
         parts = [
-            f"{self.name}: kernel {self.kernel_shape}, {shown} {what} as {h}x{w}x{c} tiles",
+            f"{self.name}: kernel {self.kernel_shape}, {shown} {UNIT_NAMES[layout.kind]} as {h}x{w}x{c} "
+            "tiles",
             f"normalize={options.normalize}"
             + (f" clip_percentile={options.clip_percentile:g}" if options.clip_percentile else ""),
             f"weights in [{picture.low:.4g}, {picture.high:.4g}]",
         ]
         if layout.per_channel:
-            parts.insert(1, "one row per unit, one column per input channel")
+            parts.insert(1, "one row per unit, one column per channel")
+        if self.note:
+            parts.insert(1, self.note)
         if layout.shape_source == "flat":
             parts.insert(1, "flat input (pass tile_shape=(H, W, C) if it is an image)")
         if picture.nonfinite:
@@ -165,11 +188,15 @@ class Renderer:
         return "; ".join(parts)
 
 
-def kernel_grid(kernel: np.ndarray, **options: Any) -> np.ndarray:
+def kernel_grid(kernel: np.ndarray, *, kind: str | None = None, **options: Any) -> np.ndarray:
     """Draw any kernel in Keras layout as one grid image, no model needed.
 
     Args:
-        kernel: a Dense kernel (inputs, units) or a Conv2D kernel (kh, kw, in_channels, filters).
+        kernel: a kernel in Keras layout: Dense (inputs, units), Conv1D (k, in, filters), Conv2D
+            (kh, kw, in, filters), Conv3D (kd, kh, kw, in, filters), or one of the kinds below.
+        kind: None to read the kernel by its number of axes as one of those four; or "depthwise1d",
+            "depthwise2d" (DepthwiseConv and SeparableConv's depthwise kernels), "conv1d_transpose",
+            "conv2d_transpose", "conv3d_transpose" (README, "How a kernel becomes tiles").
         **options: rendering options (see `filterviz.RenderOptions`): normalize, clip_percentile, cmap,
             ncols, padding, scale, max_tiles, tile_shape, flatten_order, bgr.
 
@@ -182,7 +209,7 @@ def kernel_grid(kernel: np.ndarray, **options: Any) -> np.ndarray:
         (117, 117, 3)
     """
     kernel = np.asarray(kernel)
-    renderer = Renderer(kernel.shape, RenderOptions.from_kwargs(**options))
+    renderer = Renderer(kernel.shape, RenderOptions.from_kwargs(**options), kind=kind)
     return renderer.draw_and_warn(kernel).image
 
 
@@ -194,22 +221,32 @@ def renderer_for(
     from filterviz import layers
 
     found = layers.find_layer(model, layer)
-    renderer = Renderer(
-        tuple(found.layer.kernel.shape),
+    return renderer_of(found, options), found
+
+
+def renderer_of(found: layers.Found, options: RenderOptions) -> Renderer:
+    """A renderer for a layer found in a model."""
+    from filterviz import layers
+
+    kind = found.kind
+    return Renderer(
+        tuple(layers.kernel_variable(found.layer).shape),
         options,
+        kind=kind.kind,
         inferred_tile_shape=layers.infer_tile_shape(found),
         name=f"layer {found.path!r}",
+        note=kind.note,
     )
-    return renderer, found
 
 
 def render(model: keras.Model, layer: str | keras.layers.Layer | None = None, **options: Any) -> np.ndarray:
-    """Draw a model's first Dense or Conv2D layer (or `layer`) as one grid image.
+    """Draw a model's first kernel layer (or `layer`) as one grid image.
 
     Args:
         model: a built Keras model.
-        layer: None for the first Dense or Conv2D layer in data-flow order (nested models included),
-            or a layer name, path ("backbone/conv1") or layer object.
+        layer: None for the first layer with a kernel filterviz draws (Dense, Conv1D/2D/3D, depthwise,
+            separable or transposed convolutions) in data-flow order, nested models included; or a layer
+            name, path ("backbone/conv1") or layer object.
         **options: rendering options, as for `kernel_grid`.
 
     Returns:

@@ -3,9 +3,9 @@
 The worker thread notes what happened (a grid skipped, NaN weights, a failed render or write); the training
 thread takes the messages and raises them as FilterVizWarnings, since a warning raised on another thread
 would not reach the user reliably. Both threads share one `Reports` under one lock. Each kind of event is
-told once, not at every step: the first skip (and, at the end of training, how many there were), the
-first step with NaN or Inf weights, the first render failure, each writer's failure (a failed writer is
-dropped, so it fails once).
+told once, not at every step: the first skip (and, at the end of training, how many there were), each
+layer's first step with NaN or Inf weights, the first render failure, each writer's failure (a failed writer
+is dropped, so it fails once).
 """
 
 from __future__ import annotations
@@ -17,18 +17,16 @@ class Reports:
     """Events of one FilterLogger, and the messages about them not yet told.
 
     Args:
-        tag: what is logged, `filters/<layer>`, for the messages.
-        nonfinite_message: what to say when the weights have NaN or Inf values.
+        tag: what is logged, `filters/<layer>` (or several, comma-separated), for the messages.
     """
 
-    def __init__(self, tag: str, nonfinite_message: str) -> None:
+    def __init__(self, tag: str) -> None:
         self.tag = tag
-        self._nonfinite_message = nonfinite_message
         self._lock = threading.Lock()
         self._untold: list[str] = []
         self.skipped: list[int] = []  # steps dropped in this training, in order
         self._skips_told = 0
-        self.first_nonfinite_step: int | None = None
+        self._nonfinite_told: set[str] = set()
         self._render_failure_told = False
 
     def training_begins(self) -> None:
@@ -47,11 +45,12 @@ class Reports:
                     "Log less often to keep them all."
                 )
 
-    def nonfinite_weights(self, step: int) -> None:
+    def nonfinite_weights(self, step: int, message: str) -> None:
+        """A layer's weights have NaN or Inf values (`message` says which layer): told once per layer."""
         with self._lock:
-            if self.first_nonfinite_step is None:
-                self.first_nonfinite_step = step
-                self._untold.append(f"{self._nonfinite_message} (first at step {step})")
+            if message not in self._nonfinite_told:
+                self._nonfinite_told.add(message)
+                self._untold.append(f"{message} (first at step {step})")
 
     def render_failed(self, error: BaseException) -> None:
         """A render that fails once fails at every step: it is told once."""

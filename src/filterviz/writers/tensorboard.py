@@ -7,8 +7,8 @@ One event per logged step of a layer, holding in TensorBoard's TF2 summary forma
 * the health values, `filters/<layer>/<name>`: float scalars of the "scalars" plugin;
 * for the Filters tab, tensors of the "filterviz" plugin: `filterviz/<layer>/filters`, the per-filter
   values (one row per name in the metadata's "per_filter"), `filterviz/<layer>/update_ratio`, and when it
-  is stored `filterviz/<layer>/kernel`, the float32 kernel. Their metadata carries, as JSON, how the layer
-  is drawn.
+  is stored `filterviz/<layer>/kernel`, the float32 kernel; and once per file `filterviz/<layer>/layer`, a
+  marker that is there with health off too. Their metadata carries, as JSON, how the layer is drawn.
 Summary metadata goes with a tag's first value in each file, as TensorFlow's own writer does.
 
 Records are framed as TFRecords (length, masked CRC32C of the length, data, masked CRC32C of the data),
@@ -78,6 +78,8 @@ def step_event(step: LoggedStep, described: set[str]) -> event_pb2.Event:
         scalar.tensor.dtype = types_pb2.DT_FLOAT
         scalar.tensor.float_val.append(number)
     plugin = partial(_plugin_metadata, content=json.dumps(step.layer, sort_keys=True).encode())
+    if plugin_tag(step.tag, "layer") not in described:  # marks the layer for the Filters tab, health or not
+        _tensor(add(plugin_tag(step.tag, "layer"), plugin), np.zeros(()))
     if "norm" in step.per_filter:  # a late step carries only the update ratio
         _tensor(
             add(plugin_tag(step.tag, "filters"), plugin), np.stack([step.per_filter[n] for n in PER_FILTER])

@@ -45,16 +45,17 @@ def active_run(run: Any = None):
 
 
 class WandbWriter:
-    """Logs grids to one W&B run, one row each, against the x-axis key `filterviz/<axis>`."""
+    """Logs the grids of the layers tagged `tags` to one W&B run, a row per layer and logged step, against
+    the x-axis key `filterviz/<axis>`."""
 
-    def __init__(self, run: Any, tag: str, axis: str) -> None:
+    def __init__(self, run: Any, tags: list[str], axis: str) -> None:
         self._wandb = import_wandb()
         self.run = run
-        self.tag = tag
         self.step_key = f"filterviz/{axis}"  # outside "filters/": no layer name can collide with it
         run.define_metric(self.step_key, hidden=True)
-        run.define_metric(tag, step_metric=self.step_key)
-        run.define_metric(f"{tag}/*", step_metric=self.step_key)  # its health values and delta grid
+        for tag in tags:
+            run.define_metric(tag, step_metric=self.step_key)
+            run.define_metric(f"{tag}/*", step_metric=self.step_key)  # its health values and delta grid
         self._folder = Path(tempfile.mkdtemp(prefix="filterviz-wandb-"))  # PNGs on their way into the run
 
     @property
