@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-backends lint bench clean
+.PHONY: demo test test-backends test-tensorboard-oldest screenshots lint bench clean
 
 # The core and callback tests, run again on Keras' other backends.
 BACKEND_TESTS := tests/test_render.py tests/test_layers.py tests/test_callback.py tests/test_background.py \
@@ -37,12 +37,32 @@ test-backends: $(VENV)/.backends-installed
 	KERAS_BACKEND=jax $(BIN)/python -m pytest $(BACKEND_TESTS)
 	KERAS_BACKEND=torch $(BIN)/python -m pytest $(BACKEND_TESTS)
 
+# The Filters tab under the oldest TensorBoard filterviz supports (2.16, which needs numpy 1), served from
+# an environment of its own while this one writes the logs and drives the browser.
+TB_OLDEST := .venv-tensorboard-2.16
+
+$(TB_OLDEST)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(TB_OLDEST)
+	$(TB_OLDEST)/bin/pip install "tensorboard==2.16.2" "numpy<2" "Pillow>=10" "google-crc32c>=1.5" \
+		"imagecodecs>=2024.9.22"
+	$(TB_OLDEST)/bin/pip install --no-deps -e .
+	touch $@
+
+test-tensorboard-oldest: $(VENV)/.dev-installed $(TB_OLDEST)/.installed
+	FILTERVIZ_TENSORBOARD=$(TB_OLDEST)/bin/tensorboard $(BIN)/python -m pytest tests/test_dashboard.py
+
+# The README's screenshots of the Filters tab, taken by the tests' browser.
+screenshots: $(VENV)/.dev-installed
+	FILTERVIZ_SCREENSHOTS=docs/images $(BIN)/python -m pytest tests/test_dashboard.py
+
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/render.py
+	$(BIN)/python benchmarks/disk.py
 	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/dashboard.py
 
 clean:
-	rm -rf $(VENV) filterviz-demo
+	rm -rf $(VENV) $(TB_OLDEST) filterviz-demo

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -52,7 +53,10 @@ class TensorBoardServer:
 
 
 def tensorboard_command() -> list[str]:
-    return [sys.executable, "-m", "tensorboard.main"]
+    """This Python's TensorBoard, or the `tensorboard` program FILTERVIZ_TENSORBOARD names (CI tests the
+    Filters tab with TensorBoard 2.16 from a second environment this way)."""
+    other = os.environ.get("FILTERVIZ_TENSORBOARD")
+    return [other] if other else [sys.executable, "-m", "tensorboard.main"]
 
 
 @contextlib.contextmanager
