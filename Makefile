@@ -49,11 +49,12 @@ $(TB_OLDEST)/.installed: pyproject.toml
 	touch $@
 
 test-tensorboard-oldest: $(VENV)/.dev-installed $(TB_OLDEST)/.installed
-	FILTERVIZ_TENSORBOARD=$(TB_OLDEST)/bin/tensorboard $(BIN)/python -m pytest tests/test_dashboard.py
+	FILTERVIZ_TENSORBOARD=$(TB_OLDEST)/bin/tensorboard $(BIN)/python -m pytest tests/test_dashboard.py \
+		tests/test_dashboard_views.py
 
 # The README's screenshots of the Filters tab, taken by the tests' browser.
 screenshots: $(VENV)/.dev-installed
-	FILTERVIZ_SCREENSHOTS=docs/images $(BIN)/python -m pytest tests/test_dashboard.py
+	FILTERVIZ_SCREENSHOTS=docs/images $(BIN)/python -m pytest tests/test_dashboard.py tests/test_dashboard_views.py
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

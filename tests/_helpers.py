@@ -35,6 +35,7 @@ def level(v: float) -> int:
 
 def global_levels(weights):
     """Gray levels of `weights` under normalize="global", straight from the documented formula."""
+    weights = np.asarray(weights, np.float64)  # the formula is computed in float64
     lo, hi = weights.min(), weights.max()
     return np.vectorize(lambda w: level((w - lo) / (hi - lo)))(weights)
 

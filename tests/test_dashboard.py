@@ -124,16 +124,16 @@ def test_play_hover_and_zoom(logs):
         )
         np.testing.assert_array_equal(unzoomed(canvas_pixels(driver), 3), as_rgb(renders[5]))
         select(driver, "Speed", "30 steps/s")
-        driver.find_element("css selector", "button[aria-pressed]").click()  # plays from the start again
-        seen = set()
-        wait_until(
-            lambda: seen.add(shown_step(driver)) or (shown_step(driver) == "5" and len(seen) > 2),
-            what="the film",
+        driver.execute_script(  # every step the grid canvas shows, in order
+            "window.shown = []; const canvas = document.querySelector('canvas.grid');"
+            "new MutationObserver(() => shown.push(canvas.dataset.step))"
+            ".observe(canvas, {attributes: true, attributeFilter: ['data-step']});"
         )
-        assert (
-            driver.find_element("css selector", "button[aria-pressed]").get_attribute("aria-pressed")
-            == "false"
-        )
+        play = driver.find_element("css selector", "button[aria-pressed]")
+        play.click()  # from the last step: it plays from the start again, and stops at the end
+        wait_until(lambda: play.get_attribute("aria-pressed") == "false", what="the end of the film")
+        shown = [int(step) for step in driver.execute_script("return shown")]
+        assert shown[0] == 0 and shown[-1] == 5 and shown == sorted(set(shown)), shown
         from selenium.webdriver.common.action_chains import ActionChains
 
         plan_scale, pad = 6, 1  # 5x5 filters are drawn 6x larger, with 1-pixel separators

@@ -115,6 +115,8 @@ def test_redundancy_counts_identical_and_negated_pairs_and_leaves_out_dead_rows(
     assert cosine[:4] == pytest.approx([1.0, 1.0, 1.0, 1.0]) and (cosine[4:8] < 0.9).all()
     assert result.per_filter["partner"][:4].tolist() == [1, 0, 3, 2]
     assert np.isnan(cosine[8:]).all() and result.per_filter["partner"][8:].tolist() == [-1, -1]
+    assert result.per_filter["duplicate"].tolist() == [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
+    assert result.per_filter["dead"].tolist() == [0] * 8 + [1, 1]
 
 
 def test_nonfinite_weights_are_counted_and_make_the_other_values_nan():

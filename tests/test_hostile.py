@@ -153,7 +153,11 @@ def test_a_model_with_several_inputs():
         filterviz.render(model, layer="extra_dense", scale=1), filterviz.kernel_grid(kernel, scale=1)
     )
     image = filterviz.render(model, scale=1, normalize="global")  # the image branch: 4x4 RGB tiles
-    weights = keras.ops.convert_to_numpy(model.get_layer("image_dense").kernel).reshape(4, 4, 3, 6)
+    weights = (
+        keras.ops.convert_to_numpy(model.get_layer("image_dense").kernel)
+        .astype(np.float64)
+        .reshape(4, 4, 3, 6)
+    )
     levels = np.floor((weights - weights.min()) / (weights.max() - weights.min()) * 255 + 0.5)
     for unit in range(6):
         np.testing.assert_array_equal(tile(image, unit, 3, (4, 4)), levels[..., unit], err_msg=str(unit))

@@ -18,7 +18,8 @@ that filter i applies, whatever their image shape. Everything is computed in flo
 * nonfinite = the number of NaN or Inf weights. The other values are NaN while there are any.
 
 Per filter, the values behind them are kept too: norm, min, max, noise, max |cosine| with another filter
-and which filter that is (partner), and the update ratio ||w_i,after - w_i,before|| / ||w_i,before||.
+and which filter that is (partner), whether it counts as dead and as a near-duplicate (1 or 0; NaN where
+not computed), and the update ratio ||w_i,after - w_i,before|| / ||w_i,before||.
 
 The functions take W transposed, one column per filter (`columns_of`): that is the kernel's own memory
 order, so nothing is copied to read a filter's weights; float32 weights are turned into float64 a block at
@@ -40,7 +41,7 @@ DUPLICATE_COSINE = 0.9
 # The scalars, in the order they are logged; the per-filter values (update_ratio is kept apart from them,
 # since it is known only when the step before was seen).
 SCALARS = ("update_ratio", "drift", "dead", "noise", "redundancy", "nonfinite")
-PER_FILTER = ("norm", "min", "max", "noise", "max_cosine", "partner")
+PER_FILTER = ("norm", "min", "max", "noise", "max_cosine", "partner", "dead", "duplicate")
 HEAVY = ("noise", "redundancy")  # the values that cost more than drawing the grid on large layers
 
 
@@ -107,12 +108,15 @@ def _measure(weights, images, first, before, heavy: bool) -> Health:
         noise=missing,
         max_cosine=missing,
         partner=missing,
+        dead=dead.astype(np.float64) if finite else missing,
+        duplicate=missing,
     )
     if heavy and images is not None and min(images.shape[2:]) >= NOISE_MIN_SIDE:
         per_filter["noise"] = _noise(images)
         scalars["noise"] = _nan_median(per_filter["noise"]) if finite else float("nan")
     if heavy:
         per_filter["max_cosine"], per_filter["partner"] = _most_similar(weights, ~dead)
+        per_filter["duplicate"] = np.where(dead, 0.0, (per_filter["max_cosine"] > DUPLICATE_COSINE) * 1.0)
         scalars["redundancy"] = _redundancy(per_filter["max_cosine"], ~dead) if finite else float("nan")
     scalars["nonfinite"] = float(nonfinite)
     return Health(scalars, per_filter)

@@ -129,12 +129,11 @@ def _mapping(
     has_nan: bool,
 ) -> _Mapping:
     if clip_percentile is not None:
-        percentile = np.nanpercentile if has_nan else np.percentile
         values = values.astype(np.float64)  # a copy, in float64 like the levels
     if mode == "symmetric":
         magnitude = max(np.abs(low).max(), np.abs(high).max())
         if clip_percentile is not None:
-            magnitude = percentile(np.abs(values, out=values), clip_percentile, overwrite_input=True)
+            magnitude = _percentiles(np.abs(values, out=values).ravel(), clip_percentile, has_nan)
         offset, span = None, np.float64(2 * magnitude)
     else:
         if mode == "global":
@@ -142,8 +141,25 @@ def _mapping(
         elif mode != "per_tile":
             raise ValueError(f"unknown normalize mode {mode!r}")
         if clip_percentile is not None:
-            scope = {"axis": 0} if mode == "per_tile" else {"overwrite_input": True}
-            low, high = percentile(values, [100 - clip_percentile, clip_percentile], **scope)
+            bounds = [100 - clip_percentile, clip_percentile]
+            if mode == "per_tile":
+                low, high = _percentiles(values, bounds, has_nan)
+            else:
+                low, high = _percentiles(values.ravel(), bounds, has_nan)
         offset = np.asarray(low, dtype=np.float64)
         span = np.asarray(high, dtype=np.float64) - offset
     return _Mapping(offset, span, ~(np.isfinite(span) & (span > 0)))
+
+
+def _percentiles(values: np.ndarray, q, has_nan: bool) -> np.ndarray:
+    """numpy's percentiles of `values` (of each column, for a 2-D array) leaving NaN out; NaN where nothing is
+    left, without numpy's warning about it (on the writer thread, a warning would reach no one)."""
+    if not has_nan:
+        return np.percentile(values, q, axis=0, overwrite_input=True)
+    columns = values if values.ndim == 2 else values[:, None]
+    found = ~np.isnan(columns).all(axis=0)
+    out = np.full((len(np.atleast_1d(q)), columns.shape[1]), np.nan)
+    if found.any():
+        out[:, found] = np.nanpercentile(columns[:, found], q, axis=0).reshape(len(out), -1)
+    out = out if values.ndim == 2 else out[:, 0]
+    return out if np.ndim(q) else out[0]
