@@ -1,11 +1,11 @@
 # Two commands for a fresh machine; each sets up what it needs in .venv first.
-#   make demo   train two small models on bundled data, log their filters, say how to open TensorBoard
+#   make demo   train three small models on bundled data, log their filters, say how to open TensorBoard
 #   make test   run the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-backends test-tensorboard-oldest screenshots lint bench clean
+.PHONY: demo test test-backends test-tensorboard-oldest screenshots lint dist bench clean
 
 # The core and callback tests, run again on Keras' other backends.
 BACKEND_TESTS := tests/test_render.py tests/test_layers.py tests/test_callback.py tests/test_background.py \
@@ -52,9 +52,20 @@ test-tensorboard-oldest: $(VENV)/.dev-installed $(TB_OLDEST)/.installed
 	FILTERVIZ_TENSORBOARD=$(TB_OLDEST)/bin/tensorboard $(BIN)/python -m pytest tests/test_dashboard.py \
 		tests/test_dashboard_views.py
 
-# The README's screenshots of the Filters tab, taken by the tests' browser.
+# The README's screenshots of the Filters tab on the demo's runs, taken by the tests' browser.
 screenshots: $(VENV)/.dev-installed
-	FILTERVIZ_SCREENSHOTS=docs/images $(BIN)/python -m pytest tests/test_dashboard.py tests/test_dashboard_views.py
+	FILTERVIZ_SCREENSHOTS=docs/images $(BIN)/python -m pytest tests/test_demo.py
+
+# The release: an sdist and a wheel in dist/, and the wheel installed in a fresh environment of its own
+# (with its dependencies from the package index, none from this clone) passing a smoke test.
+SMOKE := .venv-wheel-smoke
+
+dist: $(VENV)/.dev-installed
+	rm -rf dist $(SMOKE)
+	$(BIN)/python -m build --outdir dist .
+	$(PYTHON) -m venv $(SMOKE)
+	$(SMOKE)/bin/pip install -q dist/filterviz-*.whl
+	cd /tmp && $(CURDIR)/$(SMOKE)/bin/python $(CURDIR)/.ci/wheel_smoke.py
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
@@ -66,4 +77,4 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/dashboard.py
 
 clean:
-	rm -rf $(VENV) $(TB_OLDEST) filterviz-demo
+	rm -rf $(VENV) $(TB_OLDEST) $(SMOKE) dist filterviz-demo

@@ -27,8 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parents[1]))  # the tests' browser and TensorBoard helpers
 
-from tests.browser import chromium, wait_until
-from tests.tensorboard_server import tensorboard
+from tests.helpers.browser import chromium, wait_until
+from tests.helpers.tensorboard_server import tensorboard
 
 from filterviz import RenderOptions
 from filterviz.layer_log import LayerLog

@@ -37,6 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 import numpy as np
 from render import health_cost  # benchmarks/render.py, beside this script
+from tensorboard.compat.proto import event_pb2
 
 import filterviz
 from filterviz import layers
@@ -45,7 +46,7 @@ from filterviz.renderer import renderer_for
 from filterviz.schedule import Schedule
 from filterviz.writers import LoggedStep
 from filterviz.writers.png import ENCODER, encode_png, encode_png_with_pillow
-from filterviz.writers.tensorboard import TensorBoardWriter, read_events
+from filterviz.writers.tensorboard import TensorBoardWriter, read_records
 
 EPOCHS, SAMPLES, BATCH = 3, 4096, 32
 
@@ -89,8 +90,9 @@ class SnapshotsOnly(filterviz.FilterLogger):
     each logged step); nothing is handed to the writer thread."""
 
     def _log(self, step):
+        self._before = None
         if step is not None:
-            layers.current_kernel(self.model, self._target)
+            self._snapshots()
 
 
 def keras_write_images(log_dir: str) -> list:
@@ -155,7 +157,7 @@ def fit(model: keras.Model, callbacks: Callable[[str], list], x, y, epochs: int)
         steps = [
             event.step
             for path in sorted(Path(log_dir).glob("filters/*tfevents*"))
-            for event in read_events(path)
+            for event in map(event_pb2.Event.FromString, (data for _, _, data in read_records(path)))
             if event.summary.value
         ]
     return seconds, steps

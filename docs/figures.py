@@ -134,7 +134,7 @@ def mapping_figure(path: Path) -> None:
 
 
 def demo_figures() -> None:
-    """The demo's own outputs, and the photos CNN's filters in the three normalize modes."""
+    """The demo's own outputs, the two learning rates' health, and the edges in the three normalize modes."""
     import shutil
     import tempfile
 
@@ -142,30 +142,33 @@ def demo_figures() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         result = demo.run(Path(folder), verbose=0)
-        shutil.copy(result.evolution, HERE / "demo-evolution.gif")
-        shutil.copy(result.digits_evolution, HERE / "digits-evolution.gif")
-        health_figure(filterviz.load_history(Path(folder) / "photos"), HERE / "health.png")
-    filterviz.save_png(result.photos_model, HERE / "demo-filters.png", scale=6)
-    filterviz.save_png(
-        result.digits_model, HERE / "digits-filters.png", normalize="symmetric", cmap="diverging", scale=6
-    )
-    modes_figure(result.photos_model, HERE / "normalize-modes.png")
+        for name in ("edges", "templates"):
+            shutil.copy(result.pictures[f"{name}.gif"], HERE / f"demo-{name}.gif")
+        runs = {f"lr {demo.SENSIBLE_LR:g}": "templates", f"lr {demo.TOO_HIGH_LR:g}": "templates-lr-too-high"}
+        histories = {label: filterviz.load_history(Path(folder) / run) for label, run in runs.items()}
+        health_figure(histories, HERE / "health.png")
+    filterviz.save_png(result.edges_model, HERE / "demo-edges.png", layer="conv1", scale=6)
+    filterviz.save_png(result.templates_model, HERE / "demo-templates.png", scale=8, **demo.DIGITS_LOOK)
+    modes_figure(result.edges_model, HERE / "normalize-modes.png")
 
 
-def health_figure(history, path: Path) -> None:
-    """The last logged grid beside the layer's health curves, as load_history returns them."""
-    fig = plt.figure(figsize=(11, 4.2))
-    grid_spec = fig.add_gridspec(2, 4, width_ratios=[1.5, 1, 1, 1], wspace=0.35, hspace=0.55)
-    ax = fig.add_subplot(grid_spec[:, 0])
-    ax.imshow(history.grids[-1], interpolation="nearest")
-    axis = history.info.get("axis", "step")
-    ax.set_title(f"filters/{history.layer}, {axis} {history.steps[-1]}", fontsize=9)
-    ax.axis("off")
+def health_figure(histories: dict[str, object], path: Path) -> None:
+    """Each run's last logged grid, and all their health curves overlaid, as load_history reads them."""
+    fig = plt.figure(figsize=(11, 4.4))
+    grid_spec = fig.add_gridspec(2, 4, width_ratios=[1.3, 1, 1, 1], wspace=0.35, hspace=0.6)
+    colours = ["#00796b", "#d84315"]
+    for row, (label, history) in enumerate(histories.items()):
+        ax = fig.add_subplot(grid_spec[row, 0])
+        ax.imshow(history.grids[-1], interpolation="nearest")
+        ax.set_title(
+            f"{label}, {history.info.get('axis', 'step')} {history.steps[-1]}", fontsize=9, color=colours[row]
+        )
+        ax.axis("off")
     curves = [
         ("update_ratio", "update ratio (log)", True),
         ("drift", "drift from the start", False),
-        ("dead", "dead filters (share)", False),
         ("noise", "noise (1 = random)", False),
+        ("dead", "dead filters (share)", False),
         ("redundancy", "near-duplicates (share)", False),
         ("nonfinite", "NaN/Inf weights", False),
     ]
@@ -173,15 +176,25 @@ def health_figure(history, path: Path) -> None:
         curves, [grid_spec[r, c] for r in (0, 1) for c in (1, 2, 3)], strict=True
     ):
         ax = fig.add_subplot(spec)
-        values = history.health.get(name, np.full(len(history.steps), np.nan))
-        keep = ~np.isnan(values)
-        ax.plot(history.steps[keep], values[keep], marker="o", markersize=2.5, lw=1.2, color="#00796b")
+        for colour, (label, history) in zip(colours, histories.items(), strict=False):
+            values = history.health.get(name, np.full(len(history.steps), np.nan))
+            keep = ~np.isnan(values)
+            ax.plot(
+                history.steps[keep],
+                values[keep],
+                marker="o",
+                markersize=2.5,
+                lw=1.2,
+                color=colour,
+                label=label,
+            )
         if log:
             ax.set_yscale("log")
             ax.axhspan(1e-4, 1e-2, color="#c8e6c9", zorder=0)  # CS231n's healthy band around 1e-3
+            ax.legend(fontsize=7)
         ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=7)
-        ax.set_xlabel(axis, fontsize=7)
+        ax.set_xlabel(next(iter(histories.values())).info.get("axis", "step"), fontsize=7)
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
 
@@ -194,7 +207,7 @@ def modes_figure(model, path: Path) -> None:
     ]
     fig, axes = plt.subplots(1, 3, figsize=(10, 3.9))
     for ax, (mode, use) in zip(axes, modes, strict=True):
-        ax.imshow(filterviz.render(model, normalize=mode, scale=5))
+        ax.imshow(filterviz.render(model, layer="conv1", normalize=mode, scale=5))
         ax.set_title(f'normalize="{mode}"\n{use}', fontsize=9)
         ax.axis("off")
     fig.savefig(path, dpi=100, bbox_inches="tight")

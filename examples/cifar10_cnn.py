@@ -2,7 +2,7 @@
 to Weights & Biases.
 
 Downloads CIFAR-10 with keras.datasets on first use (the tests do not run this script; see
-sample_photos_cnn.py for an offline version).
+photo_edges.py for an offline version).
 
     python examples/cifar10_cnn.py [--epochs 20] [--logdir logs/cifar10] [--wandb]
     tensorboard --logdir logs --samples_per_plugin images=100

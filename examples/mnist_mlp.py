@@ -1,7 +1,7 @@
 """An MLP on MNIST, its first layer's 28x28 templates logged to TensorBoard.
 
 Downloads MNIST with keras.datasets on first use (the tests do not run this script; see
-digits_mlp.py for an offline version).
+digits_templates.py for an offline version).
 
     python examples/mnist_mlp.py [--epochs 10] [--logdir logs/mnist]
     tensorboard --logdir logs --samples_per_plugin images=100

@@ -1,9 +1,9 @@
 """Log first-layer filters to Weights & Biases, offline: no account and no network needed.
 
-Trains a small MLP on scikit-learn's bundled 8x8 digits with WandbMetricsLogger and FilterLogger side by
-side. The run lands in ./wandb/offline-run-*; `wandb sync` uploads it later if you want.
+Trains the demo's linear classifier on scikit-learn's bundled 8x8 digits with WandbMetricsLogger and
+FilterLogger side by side. The run lands in ./wandb/offline-run-*; `wandb sync` uploads it later if you want.
 
-    pip install "filterviz[wandb,demo]"
+    pip install "./filterviz[wandb,demo]"
     python examples/wandb_offline.py [--epochs 20] [--dir DIR]
 """
 
@@ -18,7 +18,7 @@ import wandb
 from wandb.integration.keras import WandbMetricsLogger
 
 import filterviz
-from filterviz.demo import digits_mlp, load_digits_images
+from filterviz.demo import DIGITS_LOOK, SENSIBLE_LR, linear_classifier, load_digits_images
 
 
 def main() -> None:
@@ -31,19 +31,19 @@ def main() -> None:
 
     keras.utils.set_random_seed(0)
     images, labels = load_digits_images()
-    model = digits_mlp()  # compiled
+    model = linear_classifier(SENSIBLE_LR)  # compiled
 
     run = wandb.init(project="filterviz-digits", dir=args.dir, mode="offline", config={"epochs": args.epochs})
     model.fit(
         images,
         labels,
         epochs=args.epochs,
-        batch_size=64,
+        batch_size=32,
         validation_split=0.2,
         verbose=2,
         callbacks=[
             WandbMetricsLogger(),  # metrics against epoch/epoch
-            filterviz.FilterLogger(wandb=True, normalize="symmetric", cmap="diverging"),  # filters/strokes
+            filterviz.FilterLogger(wandb=True, **DIGITS_LOOK),  # filters/templates
         ],
     )
     run.finish()  # prints where the offline run is and the `wandb sync` command that uploads it

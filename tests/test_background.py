@@ -2,12 +2,8 @@
 flush() and the drain at exit, failures and warnings. Synchronised with events, never with sleeps that
 hope the (nice 19) worker has run."""
 
-import os
-import subprocess
-import sys
 import threading
 import warnings
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -18,9 +14,17 @@ from filterviz.background import BackgroundLogger, Snapshot
 from filterviz.reports import Reports
 from filterviz.writers import LoggedStep
 from filterviz.writers.tensorboard import TensorBoardWriter
-from tests._helpers import TAG, FailIn, RendersByBatch, logged_images, logged_steps, tiny_data, tiny_model
+from tests.helpers import (
+    TAG,
+    FailIn,
+    RendersByBatch,
+    logged_images,
+    logged_steps,
+    run_python,
+    tiny_data,
+    tiny_model,
+)
 
-ROOT = Path(__file__).parents[1]
 DEADLOCK_GUARD = 60  # seconds: only reached when the code under test is broken
 
 
@@ -48,8 +52,9 @@ def snapshot(step):
     return Snapshot(step, (np.zeros(1),))
 
 
-def background_logger(render, writers, capacity):
-    return BackgroundLogger(render, writers, Reports("filters/x"), capacity)
+def background_logger(render, writers, capacity, budget=0):
+    """A logger whose queue holds `capacity` snapshots (and more only within `budget` bytes)."""
+    return BackgroundLogger(render, writers, Reports("filters/x"), capacity, budget=budget)
 
 
 def gated_render(gate, started):
@@ -85,6 +90,25 @@ def test_a_full_queue_drops_its_oldest_waiting_snapshot_and_keeps_the_newest():
     assert recorder.steps == [0, 6, 7, 8, 9]  # the newest four survive, in order
     assert background.reports.skipped == [1, 2, 3, 4, 5]
     background.close()
+
+
+def test_small_snapshots_wait_beyond_the_count_within_the_byte_budget_large_ones_do_not():
+    for size, budget, survivors in [(100, 1000, 10), (1000, 4000, 4), (10, 10**6, 30)]:
+        gate, started = threading.Event(), threading.Event()
+        recorder = Recorder()
+        background = BackgroundLogger(
+            gated_render(gate, started), [recorder], Reports("filters/x"), 4, most=30, budget=budget
+        )
+        background.submit(Snapshot(0, (np.zeros(size, np.uint8),)))
+        assert started.wait(DEADLOCK_GUARD)
+        for step in range(1, 41):  # 40 more while the worker holds step 0
+            background.submit(Snapshot(step, (np.zeros(size, np.uint8),)))
+        gate.set()
+        assert background.close(timeout=DEADLOCK_GUARD)
+        # 4 always, then more while the waiting ones hold at most `budget` bytes (100-byte ones: 10),
+        # but never more than `most` (30); the newest survive, in order.
+        expected = min(30, max(4, budget // size))
+        assert expected == survivors and recorder.steps == [0, *range(41 - survivors, 41)], size
 
 
 def test_submitting_never_waits_for_the_writer():
@@ -165,7 +189,8 @@ class ReleaseAtTrainEnd(keras.callbacks.Callback):
 def test_a_writer_slower_than_the_schedule_skips_grids_with_one_warning_and_one_summary(
     tmp_path, monkeypatch
 ):
-    """The writer is held at step 0 until training ends: the 64 steps behind it overflow the queue."""
+    """The writer is held at step 0 until training ends: the 128 steps behind it overflow the queue (the
+    tiny kernel's snapshots fit the byte budget, so 64 of them wait)."""
     gate = threading.Event()
     write = TensorBoardWriter.write
 
@@ -174,7 +199,7 @@ def test_a_writer_slower_than_the_schedule_skips_grids_with_one_warning_and_one_
         write(self, logged)
 
     monkeypatch.setattr(TensorBoardWriter, "write", held)
-    x, y = tiny_data(512)
+    x, y = tiny_data(1024)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         history = tiny_model().fit(
@@ -189,9 +214,9 @@ def test_a_writer_slower_than_the_schedule_skips_grids_with_one_warning_and_one_
     ours = [str(w.message) for w in caught if issubclass(w.category, filterviz.FilterVizWarning)]
     assert len(ours) == 2, ours
     assert "is slower than the schedule" in ours[0] and "(step 1) was skipped" in ours[0]
-    steps = "steps 1, 2, 3, 4, 5, 6, 7, 8 ... 60"
-    assert ours[1] == f"FilterLogger skipped 60 grids of filters/dense in this training ({steps})."
-    assert logged_steps(tmp_path / "filters", TAG) == [0, 61, 62, 63, 64]  # in order; start and end kept
+    steps = "steps 1, 2, 3, 4, 5, 6, 7, 8 ... 64"
+    assert ours[1] == f"FilterLogger skipped 64 grids of filters/dense in this training ({steps})."
+    assert logged_steps(tmp_path / "filters", TAG) == [0, *range(65, 129)]  # in order; start and end kept
 
 
 class StepsOnDiskAtEpochBegin(keras.callbacks.Callback):
@@ -243,7 +268,7 @@ EXIT_SCRIPT = """
 import sys, threading
 import filterviz
 from filterviz.writers.tensorboard import TensorBoardWriter
-from tests._helpers import FailIn, tiny_data, tiny_model
+from tests.helpers import FailIn, tiny_data, tiny_model
 
 write, pause = TensorBoardWriter.write, threading.Event()
 def slow(self, logged):  # a slow disk: the script ends while grids are still queued
@@ -258,14 +283,7 @@ tiny_model().fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=callbacks)
 
 
 def test_grids_still_queued_when_a_script_dies_are_written_at_interpreter_exit(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-c", EXIT_SCRIPT, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
+    result = run_python("-c", EXIT_SCRIPT, tmp_path)
     assert result.returncode == 1 and "RuntimeError: stop" in result.stderr, result.stderr[-2000:]
     assert logged_steps(tmp_path / "filters", TAG) == [0, 2, 4, 6, 8, 10, 12, 14]
 

@@ -15,7 +15,8 @@ from filterviz import RenderOptions
 from filterviz.layer_log import layer_info
 from filterviz.renderer import Renderer
 from filterviz.tensorboard_plugin import STATIC, drawing, tile_map
-from tests.browser import as_rgb, chromium
+from tests.helpers import as_rgb
+from tests.helpers.browser import chromium
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,18 @@ import pytest
 
 import filterviz
 from filterviz.writers.png import decode_png
-from tests._helpers import TAG, Batches, FailIn, Renders, logged_images, logged_steps, tiny_data, tiny_model
-from tests.tensorboard_server import tensorboard
+from tests.helpers import (
+    TAG,
+    Batches,
+    FailIn,
+    Renders,
+    logged_images,
+    logged_steps,
+    run_python,
+    tiny_data,
+    tiny_model,
+)
+from tests.helpers.tensorboard_server import tensorboard
 
 
 @pytest.fixture(scope="module")
@@ -219,8 +229,17 @@ def test_a_layer_that_is_not_there_fails_before_the_first_batch(tmp_path):
         ({"log_dir": "x", "every_n_steps": 0}, ValueError, "every_n_steps=0 must be a whole number >= 1"),
         ({"log_dir": "x", "every_n_steps": -5}, ValueError, "every_n_steps=-5"),
         ({"log_dir": "x", "every_n_epochs": 0}, ValueError, "every_n_epochs=0"),
-        ({"log_dir": "x", "every_n_epochs": 1.5}, ValueError, "every_n_epochs=1.5"),
-        ({"log_dir": "x", "log_initial": "yes"}, ValueError, "log_initial='yes' must be True or False"),
+        (
+            {"log_dir": "x", "every_n_epochs": 1.5},
+            TypeError,
+            "every_n_epochs=1.5 must be a whole number >= 1",
+        ),
+        ({"log_dir": "x", "every_n_steps": "10"}, TypeError, "every_n_steps='10'"),
+        ({"log_dir": "x", "log_initial": "yes"}, TypeError, "log_initial='yes' must be True or False"),
+        ({"log_dir": "x", "health": 1}, TypeError, "health=1 must be True or False"),
+        ({"log_dir": "x", "store_kernel": "always"}, ValueError, "store_kernel='always' must be True, False"),
+        ({"log_dir": "x", "store_kernel": 1.0}, TypeError, "store_kernel=1.0"),
+        ({"log_dir": "x", "layer": 3}, TypeError, "layer must be"),
         ({"log_dir": "x", "normalize": "minmax"}, ValueError, "normalize='minmax' is not a normalize mode"),
         ({"log_dir": "x", "colour_map": "gray"}, TypeError, "'colour_map' is not a rendering option"),
     ],
@@ -275,7 +294,7 @@ def test_the_log_directory_layout_leaves_room_for_other_writers(tmp_path):
 FULL_DISK_SCRIPT = """
 import resource, signal, sys, warnings
 import numpy as np, keras, filterviz
-from tests._helpers import tiny_data, tiny_model
+from tests.helpers import tiny_data, tiny_model
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
 resource.setrlimit(resource.RLIMIT_FSIZE, (6000, 6000))  # files of this process stop growing at 6 kB
@@ -294,18 +313,7 @@ print(failures[0] if failures else "")
 
 def test_a_disk_that_fills_up_during_training_costs_a_warning_not_the_training(tmp_path):
     """The event file meets a real write error (the process's file size limit) halfway through."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    result = subprocess.run(
-        [sys.executable, "-c", FULL_DISK_SCRIPT, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).parents[1],
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
+    result = run_python("-c", FULL_DISK_SCRIPT, tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     counts, message = result.stdout.splitlines()[-2:]
     assert counts == "1 16"  # one warning; all 16 batches trained

@@ -6,13 +6,22 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from PIL import Image, ImageSequence
+from PIL import Image
 
 import filterviz
 from filterviz import RenderOptions
-from filterviz.animate import BAND_HEIGHT
 from filterviz.writers.png import decode_png
-from tests._helpers import PAD, TAG, assert_usage_error, filterviz_cli, logged_images, tiny_data, tiny_model
+from tests.helpers import (
+    PAD,
+    TAG,
+    as_rgb,
+    assert_usage_error,
+    filterviz_cli,
+    gif_frames,
+    logged_images,
+    tiny_data,
+    tiny_model,
+)
 
 ROOT = Path(__file__).parents[1]
 
@@ -128,15 +137,6 @@ def test_models_with_code_in_them_are_refused_not_run(tmp_path):
     assert "holds Python code" in result.stderr and "safe_mode=False" not in result.stderr
 
 
-def gif_frames(path):
-    with Image.open(path) as gif:
-        return [np.asarray(frame.convert("RGB"))[BAND_HEIGHT:] for frame in ImageSequence.Iterator(gif)], gif
-
-
-def as_rgb(image):
-    return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
-
-
 def test_animate_writes_a_frame_per_logged_step_showing_that_steps_png(logdir, tmp_path):
     out = tmp_path / "evolution.gif"
     result = filterviz_cli("animate", logdir, "-o", out, "--fps", "5")
@@ -220,25 +220,6 @@ def test_animate_errors_are_one_line_and_exit_code_2(logdir, tmp_path):
     assert_usage_error(
         filterviz_cli("animate", logdir, "-o", tmp_path / "x.bmp"), "write the animation as .gif"
     )
-
-
-@pytest.mark.slow
-def test_the_demo_end_to_end(tmp_path):
-    """The README's main job, with one epoch per model: about 35 s, most of it preparing and training on
-    14,000 photo patches (the full demo, 8 epochs, takes 1.5 minutes here)."""
-    out = tmp_path / "demo"
-    result = filterviz_cli("demo", "--out", out, "--epochs", "1")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert f"tensorboard --logdir {out} --samples_per_plugin images=100" in result.stdout
-    assert "1/2" in result.stdout and "2/2" in result.stdout  # progress while it runs
-    for name in ("filters.png", "evolution.gif", "digits-filters.png", "digits-evolution.gif"):
-        assert name in result.stdout
-    photos = logged_images(out / "photos" / "filters", "filters/conv1")
-    assert [step for step, _ in photos] == [0, 1]
-    np.testing.assert_array_equal(decode_png((out / "filters.png").read_bytes()), photos[-1][1])
-    assert len(gif_frames(out / "evolution.gif")[0]) == 2
-    digits = logged_images(out / "digits" / "filters", "filters/strokes")
-    np.testing.assert_array_equal(decode_png((out / "digits-filters.png").read_bytes()), digits[-1][1])
 
 
 def test_version():

@@ -7,23 +7,15 @@ import numpy as np
 import pytest
 
 import filterviz
-from tests._helpers import Renders
-from tests.browser import as_rgb, canvas_pixels, chromium, open_filters_tab, screenshot, unzoomed, wait_until
-from tests.tensorboard_server import tensorboard
+from tests.helpers import Renders, as_rgb, small_conv_model
+from tests.helpers.browser import canvas_pixels, chromium, open_filters_tab, unzoomed, wait_until
+from tests.helpers.tensorboard_server import tensorboard
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 
 def conv_model(seed=0):
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential(
-        [
-            keras.Input((12, 12, 3)),
-            keras.layers.Conv2D(16, 5, name="conv1", activation="relu"),
-            keras.layers.GlobalAveragePooling2D(),
-            keras.layers.Dense(2, name="head"),
-        ]
-    )
+    model = small_conv_model(12, 16, seed)
     model.compile(keras.optimizers.SGD(0.05), "mse")
     return model
 
@@ -145,5 +137,3 @@ def test_play_hover_and_zoom(logs):
         ).perform()
         tooltip = wait_until(lambda: driver.find_element("css selector", ".tooltip").text, what="the tooltip")
         assert tooltip.startswith("filter 1 · norm ") and " min " in tooltip and " max " in tooltip
-        driver.switch_to.default_content()
-        screenshot(driver, "filters-tab.png")

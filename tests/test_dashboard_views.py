@@ -9,24 +9,24 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 import filterviz
-from tests.browser import as_rgb, canvas_pixels, chromium, open_filters_tab, screenshot, unzoomed, wait_until
-from tests.tensorboard_server import tensorboard
+from tests.helpers import as_rgb, small_conv_model
+from tests.helpers.browser import (
+    canvas_pixels,
+    choose,
+    chromium,
+    go_to,
+    open_filters_tab,
+    unzoomed,
+    wait_until,
+)
+from tests.helpers.tensorboard_server import tensorboard
 
 TAG = "filters/conv1"
 pytestmark = pytest.mark.filterwarnings("ignore:.*NaN or Inf weights")  # the run with a high rate diverges
 
 
 def conv_model(seed=0):
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential(
-        [
-            keras.Input((10, 10, 3)),
-            keras.layers.Conv2D(9, 5, name="conv1", activation="relu"),
-            keras.layers.GlobalAveragePooling2D(),
-            keras.layers.Dense(2, name="head"),
-        ]
-    )
-    return model
+    return small_conv_model(10, 9, seed)
 
 
 class KernelsByStep(keras.callbacks.Callback):
@@ -71,18 +71,6 @@ def page(runs):
         server.wait_for("/data/plugins_listing", lambda answer: answer["filterviz"]["enabled"])
         open_filters_tab(driver, server.base)
         yield driver
-
-
-def choose(driver, label, value):
-    Select(driver.find_element("css selector", f"[aria-label='{label}']")).select_by_value(value)
-
-
-def go_to(driver, index):
-    driver.execute_script(
-        "const slider = document.querySelector('input[aria-label=Step]');"
-        "slider.value = arguments[0]; slider.dispatchEvent(new Event('input'));",
-        index,
-    )
 
 
 def reset(driver, run="good/filters"):
@@ -212,9 +200,6 @@ def test_one_filters_life_strip_and_keyboard(page, runs):
     wait_until(
         lambda: page.find_element("css selector", "canvas.filter-large[data-filter='5']"), what="filter 5"
     )
-    page.switch_to.default_content()
-    screenshot(page, "filter-panel.png")
-    page.switch_to.frame(page.find_element("css selector", "iframe"))
     page.find_element("css selector", ".filter-panel").send_keys(Keys.ESCAPE)
     wait_until(lambda: not page.find_element("css selector", ".filter-panel").is_displayed())
     np.testing.assert_array_equal(logged, grid_at(page, 18))
@@ -238,9 +223,6 @@ def test_runs_side_by_side_at_a_shared_step(page, runs):
     second = unzoomed(canvas_pixels(page, "figure.view:nth-child(2) canvas"), 2)
     np.testing.assert_array_equal(first, as_rgb(filterviz.kernel_grid(good[10])))
     np.testing.assert_array_equal(second, as_rgb(filterviz.kernel_grid(high[9])))
-    page.switch_to.default_content()
-    screenshot(page, "runs-side-by-side.png")
-    page.switch_to.frame(page.find_element("css selector", "iframe"))
     page.find_element("css selector", "fieldset.compare input[value='high/filters']").click()
     wait_until(lambda: len(page.find_elements("css selector", "canvas.grid")) == 1)
 

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests._helpers import logged_images
+from tests.helpers import logged_images
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="tf.distribute is TensorFlow's"

@@ -1,9 +1,6 @@
 """Every offline example runs, with a tiny epoch count; the download examples at least parse their flags."""
 
 import importlib.util
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,37 +9,31 @@ from tensorboard.backend.event_processing.event_accumulator import TENSORS, Even
 
 import filterviz
 from filterviz.writers.png import decode_png
-from tests._helpers import logged_images, logged_steps
-from tests.wandb_records import history, offline_run_dir
+from tests.helpers import logged_images, logged_steps, run_python
+from tests.helpers.wandb_records import history, offline_run_dir
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 
 
 def run_example(name, *args, env=None):
-    result = subprocess.run(
-        [sys.executable, EXAMPLES / name, *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
-    )
+    result = run_python(EXAMPLES / name, *args, cwd=None, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
 
-def test_digits_mlp(tmp_path):
-    run_example("digits_mlp.py", "--epochs", "2", "--logdir", tmp_path)
-    assert logged_steps(tmp_path / "filters", "filters/strokes") == [0, 1, 2]
+def test_digits_templates(tmp_path):
+    run_example("digits_templates.py", "--epochs", "2", "--logdir", tmp_path)
+    assert logged_steps(tmp_path / "filters", "filters/templates") == [0, 1, 2]
     # Keras' TensorBoard shares the log_dir: its loss curve, one point per epoch, in the run "train".
     accumulator = EventAccumulator(str(tmp_path / "train"), size_guidance={TENSORS: 0})
     accumulator.Reload()
     assert [event.step for event in accumulator.Tensors("epoch_loss")] == [0, 1]
 
 
-def test_sample_photos_cnn(tmp_path):
-    run_example("sample_photos_cnn.py", "--epochs", "1", "--patches", "3200", "--logdir", tmp_path)
+def test_photo_edges(tmp_path):
+    run_example("photo_edges.py", "--epochs", "2", "--patches", "3200", "--logdir", tmp_path)
     logged = logged_images(tmp_path / "filters", "filters/conv1")
-    assert [step for step, _ in logged] == [0, 45]  # 45 batches: the end state
+    assert [step for step, _ in logged] == [0, 50]  # 25 batches an epoch: step 50 is also the end state
     np.testing.assert_array_equal(decode_png((tmp_path / "filters.png").read_bytes()), logged[-1][1])
 
 

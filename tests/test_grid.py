@@ -10,7 +10,7 @@ from filterviz.grid import (
     compose_grid,
     plan_grid,
 )
-from tests._helpers import PAD, cell, padding_mask
+from tests.helpers import PAD, cell, padding_mask
 
 
 def numbered_tiles(n, h=2, w=3, c=1):

@@ -9,8 +9,8 @@ import pytest
 
 import filterviz
 from filterviz import health
-from tests._helpers import RendersByBatch, tiny_data, tiny_model
-from tests.tensorboard_server import tensorboard
+from tests.helpers import RendersByBatch, tiny_data, tiny_model
+from tests.helpers.tensorboard_server import tensorboard
 
 TAG = "filters/conv"
 

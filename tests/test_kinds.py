@@ -9,7 +9,7 @@ from keras import layers
 
 import filterviz
 from filterviz.layers import find_layer, find_layers
-from tests._helpers import global_levels, tile, unique_weights
+from tests.helpers import global_levels, tile, unique_weights
 
 FLAT = {"normalize": "global", "padding": 0, "scale": 1}
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from filterviz.normalize import MID_GRAY, normalize
-from tests._helpers import level
+from tests.helpers import level
 
 
 def columns(*tiles):

@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+import filterviz
 from filterviz import RenderOptions, kernel_grid
 from filterviz.colormaps import lookup_table
 from filterviz.options import option_names
@@ -42,26 +43,39 @@ def test_the_promised_option_names_and_defaults():
 
 
 @pytest.mark.parametrize(
-    "kwargs, message",
+    "kwargs, error, message",
     [
-        ({"normalize": "minmax"}, "normalize='minmax' is not a normalize mode"),
-        ({"clip_percentile": 40}, "clip_percentile=40 must be a number with 50 < p <= 100"),
-        ({"clip_percentile": "99"}, "clip_percentile='99'"),
-        ({"ncols": 0}, "ncols=0 must be an integer >= 1 or None"),
-        ({"padding": -1}, "padding=-1 must be an integer >= 0"),
-        ({"scale": 1.5}, "scale=1.5 must be an integer >= 1"),
-        ({"max_tiles": 0}, "max_tiles=0"),
-        ({"tile_shape": (28, 28, 0)}, "tile_shape=.* must be \\(height, width, channels\\)"),
-        ({"tile_shape": 784}, "tile_shape=784"),
-        ({"flatten_order": "whc"}, "flatten_order='whc' must be 'hwc'"),
-        ({"flatten_order": "chw"}, "give the image shape too"),
-        ({"bgr": "yes"}, "bgr='yes' must be True or False"),
-        ({"cmap": "no-such-map"}, "cmap='no-such-map' is not a colormap"),
+        ({"normalize": "minmax"}, ValueError, "normalize='minmax' is not a normalize mode"),
+        ({"normalize": 1}, TypeError, "normalize=1 is not a normalize mode"),
+        ({"clip_percentile": 40}, ValueError, "clip_percentile=40 must be a number with 50 < p <= 100"),
+        ({"clip_percentile": "99"}, TypeError, "clip_percentile='99'"),
+        ({"ncols": 0}, ValueError, "ncols=0 must be an integer >= 1 or None"),
+        ({"padding": -1}, ValueError, "padding=-1 must be an integer >= 0"),
+        ({"scale": 1.5}, TypeError, "scale=1.5 must be an integer >= 1"),
+        ({"max_tiles": 0}, ValueError, "max_tiles=0"),
+        ({"max_tiles": True}, TypeError, "max_tiles=True"),
+        ({"tile_shape": (28, 28, 0)}, ValueError, "tile_shape=.* must be \\(height, width, channels\\)"),
+        ({"tile_shape": (28, 28, 1, 1)}, ValueError, "tile_shape=\\(28, 28, 1, 1\\)"),
+        ({"tile_shape": 784}, TypeError, "tile_shape=784"),
+        ({"tile_shape": (28.0, 28, 1)}, TypeError, "tile_shape=\\(28.0, 28, 1\\)"),
+        ({"flatten_order": "whc"}, ValueError, "flatten_order='whc' must be 'hwc'"),
+        ({"flatten_order": "chw"}, ValueError, "give the image shape too"),
+        ({"bgr": "yes"}, TypeError, "bgr='yes' must be True or False"),
+        ({"cmap": "no-such-map"}, ValueError, "cmap='no-such-map' is not a colormap"),
+        ({"cmap": 3}, TypeError, "cmap=3 must be a colormap name"),
     ],
 )
-def test_bad_values_fail_at_construction_with_the_fix(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_arguments_fail_at_construction_with_the_fix(kwargs, error, message):
+    """One convention: TypeError for a wrong type, ValueError for a bad value."""
+    with pytest.raises(error, match=message):
         RenderOptions(**kwargs)
+
+
+def test_help_lists_every_option_and_the_public_names():
+    doc = RenderOptions.__doc__
+    for option in dataclasses.fields(RenderOptions):
+        assert f"    {option.name} (default {option.default!r}): " in doc, option.name
+    assert RenderOptions.__module__ == "filterviz" and filterviz.FilterVizWarning.__module__ == "filterviz"
 
 
 def test_unknown_option_names_suggest_the_closest():

@@ -15,7 +15,7 @@ from werkzeug.test import Client
 import filterviz
 from filterviz import tensorboard_plugin
 from filterviz.writers.png import decode_png
-from tests._helpers import Renders, tiny_data, tiny_model
+from tests.helpers import Renders, tiny_data, tiny_model
 
 ROUTE = "/data/plugin/filterviz"
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -190,6 +190,7 @@ def test_the_plugin_is_registered_for_tensorboard_to_find():
     assert metadata_.tab_name == "Filters" and metadata_.es_module_path == "/index.js"
 
 
+@pytest.mark.filterwarnings("ignore:.*NaN or Inf weights")  # the run diverges on purpose
 def test_json_answers_never_hold_nan(logs, tmp_path):
     x, y = tiny_data(16)
     x[3, 0, 0, 0] = np.nan

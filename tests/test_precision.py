@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import filterviz
-from tests._helpers import logged_images, tiny_data, tiny_model
+from tests.helpers import logged_images, tiny_data, tiny_model
 
 NUMPY_DTYPES = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16, "float32": np.float32}
 

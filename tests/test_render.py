@@ -14,7 +14,7 @@ from keras import layers
 import filterviz
 from filterviz.grid import MARKER_COLOUR
 from filterviz.writers.png import decode_png
-from tests._helpers import PAD, cell, global_levels, padding_mask, responses, tile, unique_weights
+from tests.helpers import PAD, cell, global_levels, padding_mask, responses, tile, unique_weights
 
 
 def check_dense_tiles(model, per_unit_hwc, ncols, **options):

@@ -7,7 +7,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from filterviz import cli
-from tests._helpers import assert_usage_error, filterviz_cli
+from tests.helpers import assert_usage_error, filterviz_cli
 
 try:
     import tomllib

@@ -8,8 +8,8 @@ import pytest
 
 import filterviz
 from filterviz.writers.png import decode_png
-from tests._helpers import TAG, Batches, Renders, logged_images, tiny_data, tiny_model
-from tests.wandb_records import history, metric_definitions, offline_run_dir
+from tests.helpers import TAG, Batches, Renders, logged_images, tiny_data, tiny_model
+from tests.helpers.wandb_records import history, metric_definitions, offline_run_dir
 
 wandb = pytest.importorskip("wandb")
 from wandb.integration.keras import WandbMetricsLogger  # noqa: E402

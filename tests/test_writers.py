@@ -3,9 +3,6 @@
 import importlib.util
 import os
 import struct
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +14,7 @@ from filterviz.grid import MARKER_COLOUR
 from filterviz.writers import LoggedStep, png, safe_name
 from filterviz.writers.png import decode_png, encode_png, encode_png_with_pillow
 from filterviz.writers.tensorboard import TensorBoardWriter, tf_record
+from tests.helpers import run_python
 
 
 def test_records_carry_the_masked_crc32c_tensorboard_computes():
@@ -107,7 +105,7 @@ import sys
 sys.modules["imagecodecs"] = None  # `import imagecodecs` now fails, as where it has no wheel
 import numpy as np, filterviz
 from filterviz.writers import png
-from tests._helpers import tiny_data, tiny_model, logged_images
+from tests.helpers import run_python, tiny_data, tiny_model, logged_images
 assert png.ENCODER == "Pillow", png.ENCODER
 x, y = tiny_data(16)
 model = tiny_model()
@@ -119,14 +117,7 @@ print("Pillow wrote", len(logged_images(sys.argv[1] + "/filters", "filters/dense
 
 
 def test_without_the_fast_encoder_pillow_writes_the_same_pixels(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-c", FALLBACK_SCRIPT, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=Path(__file__).parents[1],
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
+    result = run_python("-c", FALLBACK_SCRIPT, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Pillow wrote 3 grids" in result.stdout
 

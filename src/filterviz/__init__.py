@@ -15,14 +15,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from filterviz.options import RenderOptions
-from filterviz.renderer import FilterVizWarning, kernel_grid, render, save_png
+__version__ = "0.1.0"  # the one place it is defined: pyproject.toml reads it from here
+
+
+class FilterVizWarning(UserWarning):
+    """A picture was drawn, or a step logged, but not quite as asked: the message says what and why."""
+
+
+# The modules below import FilterVizWarning from here, so it is defined before them.
+from filterviz.options import RenderOptions  # noqa: E402
+from filterviz.renderer import kernel_grid, render, save_png  # noqa: E402
 
 if TYPE_CHECKING:
     from filterviz.callback import FilterLogger
     from filterviz.logs import History, load_history
 
-__version__ = "0.1.0"
 __all__ = [
     "FilterLogger",
     "FilterVizWarning",

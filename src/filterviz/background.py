@@ -33,7 +33,12 @@ import numpy as np
 from filterviz.reports import Reports
 from filterviz.writers import LoggedStep, Writer
 
-CAPACITY = 4  # snapshots waiting at most, besides the one being rendered
+# Snapshots that may wait besides the one being rendered: always 4, and up to 64 while they hold at most
+# 16 MiB together. Small kernels thus ride out a burst (a writer at the lowest CPU priority can be starved
+# for a while by training on every core) and large ones stay bounded in memory.
+CAPACITY = 4
+MOST = 64
+BUDGET = 16 * 1024 * 1024
 EXIT_TIMEOUT = 60.0  # seconds the exit handler waits for a writer that hangs
 
 _live: weakref.WeakSet[BackgroundLogger] = weakref.WeakSet()
@@ -51,6 +56,10 @@ class Snapshot:
     before: tuple[np.ndarray, ...] | None = None
     late: bool = False
 
+    @property
+    def nbytes(self) -> int:
+        return sum(kernel.nbytes for kernel in self.kernels + (self.before or ()))
+
 
 class BackgroundLogger:
     """Renders and writes grids on a worker thread, in the order they were submitted."""
@@ -61,12 +70,15 @@ class BackgroundLogger:
         writers: Sequence[Writer],
         reports: Reports,
         capacity: int = CAPACITY,
+        most: int = MOST,
+        budget: int = BUDGET,
     ) -> None:
         self._process = process
         self.writers = list(writers)
         self.reports = reports
-        self._capacity = capacity
+        self._capacity, self._most, self._budget = capacity, max(most, capacity), budget
         self._pending: collections.deque[Snapshot] = collections.deque()
+        self._pending_bytes = 0
         self._busy = False
         self._closing = False
         self._condition = threading.Condition()
@@ -77,12 +89,25 @@ class BackgroundLogger:
     def submit(self, snapshot: Snapshot) -> None:
         """Queue a snapshot. Never blocks: a full queue drops its oldest waiting snapshot."""
         with self._condition:
-            if len(self._pending) >= self._capacity:
-                dropped = self._pending.popleft()
+            while self._pending and self._full(snapshot.nbytes):
+                dropped = self._take()
                 if not dropped.late:  # a late update ratio is no grid: it is lost without a word
                     self.reports.skipped_step(dropped.step)
             self._pending.append(snapshot)
+            self._pending_bytes += snapshot.nbytes
             self._condition.notify_all()
+
+    def _full(self, incoming: int) -> bool:
+        """No room for `incoming` more bytes: the queue is at its count, or past the always-allowed
+        count and over its budget."""
+        waiting = len(self._pending)
+        over_budget = self._pending_bytes + incoming > self._budget
+        return waiting >= self._most or (waiting >= self._capacity and over_budget)
+
+    def _take(self) -> Snapshot:
+        snapshot = self._pending.popleft()
+        self._pending_bytes -= snapshot.nbytes
+        return snapshot
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every submitted grid is written (or `timeout` seconds pass). True when done."""
@@ -112,7 +137,7 @@ class BackgroundLogger:
                 self._condition.wait_for(lambda: self._pending or self._closing)
                 if not self._pending:
                     return  # closing, and nothing left
-                snapshot = self._pending.popleft()
+                snapshot = self._take()
                 self._busy = True
             try:
                 for logged in self._process(snapshot):

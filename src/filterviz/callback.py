@@ -10,11 +10,11 @@ from typing import Any
 import keras
 import numpy as np
 
-from filterviz import layers
+from filterviz import FilterVizWarning, layers, validate
 from filterviz.background import BackgroundLogger, Snapshot
 from filterviz.layer_log import LayerLog, StoreKernel
 from filterviz.options import RenderOptions
-from filterviz.renderer import FilterVizWarning, renderer_of
+from filterviz.renderer import renderer_of
 from filterviz.reports import Reports
 from filterviz.schedule import Schedule
 from filterviz.writers import LoggedStep, Writer, safe_name
@@ -109,14 +109,14 @@ class FilterLogger(keras.callbacks.Callback):
             )
         if wandb is not False:
             wandb_writer.import_wandb()  # not installed: an ImportError naming the extra, now
-        _check_count("every_n_epochs", every_n_epochs)
-        if every_n_steps is not None:
-            _check_count("every_n_steps", every_n_steps)
+        count = "a whole number >= 1"
+        validate.integer("every_n_epochs", every_n_epochs, minimum=1, accepts=count)
+        validate.integer("every_n_steps", every_n_steps, minimum=1, optional=True, accepts=f"{count} or None")
+        layers.check_layer_choice(layer)
         for name, value in (("log_initial", log_initial), ("health", health), ("log_delta", log_delta)):
-            if not isinstance(value, bool):
-                raise ValueError(f"{name}={value!r} must be True or False.")
-        if store_kernel not in (True, False, "auto"):
-            raise ValueError(f"store_kernel={store_kernel!r} must be True, False or 'auto'.")
+            validate.boolean(name, value)
+        if not isinstance(store_kernel, bool):
+            validate.choice("store_kernel", store_kernel, ("auto",), "must be True, False or 'auto'.")
         self.log_dir = None if log_dir is None else Path(log_dir)
         self.wandb = wandb
         self.layer = layer
@@ -325,8 +325,3 @@ def _is_chief(model: keras.Model) -> bool:
         return True
     cluster = resolver.cluster_spec().as_dict()
     return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in cluster
-
-
-def _check_count(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}={value!r} must be a whole number >= 1.")

@@ -17,12 +17,13 @@ BUILT_IN = (*GRAY_NAMES, DIVERGING)
 def lookup_table(cmap: str | None) -> np.ndarray | None:
     """The (256, 3) uint8 table for `cmap`, or None for plain gray (which stays single-channel).
 
-    Raises ValueError for an unknown name, or when a matplotlib name is asked for without matplotlib.
+    Raises TypeError for a value that is not a name, ValueError for an unknown name or when a matplotlib
+    name is asked for without matplotlib.
     """
     if cmap is None or cmap in GRAY_NAMES:
         return None
     if not isinstance(cmap, str):
-        raise ValueError(f"cmap={cmap!r} must be a colormap name such as 'gray' or 'diverging', or None.")
+        raise TypeError(f"cmap={cmap!r} must be a colormap name such as 'gray' or 'diverging', or None.")
     return _table(cmap)
 
 

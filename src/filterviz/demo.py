@@ -1,11 +1,19 @@
-"""The README's main job: train two small models on data bundled with scikit-learn and log their filters.
+"""`filterviz demo`: three small trainings on data that ships with scikit-learn, each logged by FilterLogger.
 
-* A Dense layer of 16 units on the 1,797 8x8 digits: each unit becomes a stroke template.
-* A Conv2D layer of 32 7x7 filters on 32x32 patches of the two sample photographs, learning which photo a
-  patch comes from and how it was rotated: the filters become oriented edges and colour blobs.
+1. ``templates``: a linear classifier, ``Dense(10)`` with softmax, straight on the pixels of the 1,797
+   8x8 digits. Column c of its kernel W, reshaped to 8x8, is digit c's template (CS231n's picture of a
+   linear classifier); the demo checks that each template correlates best with the mean image of its own
+   digit.
+2. ``templates-lr-too-high``: the same classifier with a learning rate over 300 times too high. It logs
+   the same layer name, so the Filters tab shows both runs side by side, and the update ratio tells them
+   apart.
+3. ``edges``: 64 8x8 colour filters of a Conv2D layer learn to reconstruct whitened patches of the two
+   sample photographs from few active filters (reconstruction ICA, Le et al. 2011). They become oriented
+   edges and colour-opponent blobs, as AlexNet's first layer; the demo counts the filters with one
+   dominant orientation.
 
-Both are logged with FilterLogger under one folder; the demo then writes the final grid and an animation
-of every logged step, and prints the tensorboard command that shows them. Nothing is downloaded.
+Everything is written under one folder, with the final grids and animations of every logged step, and the
+demo ends with the command that opens TensorBoard on it. Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -21,34 +29,49 @@ from typing import Any
 import numpy as np
 
 DEFAULT_OUT = Path("filterviz-demo")
-PATCH = 32  # pixels of a training patch, cut from a 64 x 64 square of the photo and halved
+TEMPLATE_EPOCHS = 15
+EDGE_EPOCHS = 20
+SENSIBLE_LR, TOO_HIGH_LR = 3e-3, 1.0  # Adam, on the digit classifier
+PATCH = 8  # pixels of a filter, and of a training patch
+DOWNSCALE = 3  # the photos are averaged over 3x3 blocks first: their JPEG blocks and fine grain go
+EDGE_FILTERS = 64
+ORIENTED = 0.5  # orientation coherence above which a filter has one dominant orientation
+
+DIGITS_LOOK = {"normalize": "symmetric", "cmap": "diverging", "ncols": 5}  # red: evidence for the digit
 
 
-def load_digits_images():
+def load_digits_images() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's 1,797 bundled 8x8 digits as (N, 8, 8, 1) floats in [0, 1], and their labels."""
     digits = _sklearn_datasets().load_digits()
     return (digits.images / 16.0).astype(np.float32)[..., None], digits.target
 
 
-def photo_patches(count: int, seed: int = 0):
-    """`count` patches of scikit-learn's two sample photographs, and labels 0..7: which photo (0 or 1)
-    times 4, plus how many quarter turns the patch was rotated. Patches are flipped at random."""
-    photos = [image.astype(np.float32) / 255.0 for image in _sklearn_datasets().load_sample_images().images]
+def photo_patches(count: int, seed: int = 0) -> np.ndarray:
+    """`count` random (8, 8, 3) patches of scikit-learn's two sample photographs, whitened (ZCA).
+
+    Each patch loses its mean; whitening then gives spatial frequencies and colour directions more nearly
+    the same variance, so what the filters learn is the photos' structure (edges, colour contrasts) rather
+    than their dominant low frequencies.
+    """
     rng = np.random.default_rng(seed)
-    side = 2 * PATCH
-    patches = np.empty((count, PATCH, PATCH, 3), np.float32)
-    labels = np.empty(count, np.int64)
-    for i in range(count):  # data preparation, once: not the library's hot path
-        which = int(rng.integers(2))
-        photo = photos[which]
-        top, left = rng.integers(0, photo.shape[0] - side), rng.integers(0, photo.shape[1] - side)
-        patch = photo[top : top + side, left : left + side].reshape(PATCH, 2, PATCH, 2, 3).mean(axis=(1, 3))
-        turns = int(rng.integers(4))
-        patches[i] = np.rot90(patch[:, ::-1] if rng.random() < 0.5 else patch, turns)
-        labels[i] = which * 4 + turns
-    patches -= patches.mean(axis=(0, 1, 2))
-    patches /= patches.std()
-    return patches, labels
+    patches = []
+    for photo in _sklearn_datasets().load_sample_images().images:
+        height, width = (side // DOWNSCALE * DOWNSCALE for side in photo.shape[:2])
+        small = photo[:height, :width].reshape(height // DOWNSCALE, DOWNSCALE, width // DOWNSCALE, -1, 3)
+        windows = np.lib.stride_tricks.sliding_window_view(
+            small.mean(axis=(1, 3)) / 255, (PATCH, PATCH), (0, 1)
+        )
+        rows = rng.integers(0, windows.shape[0], count // 2)
+        columns = rng.integers(0, windows.shape[1], count // 2)
+        patches.append(windows[rows, columns].transpose(0, 2, 3, 1))  # (n, 3, 8, 8) -> (n, 8, 8, 3)
+    flat = np.concatenate(patches).reshape(-1, PATCH * PATCH * 3)
+    flat -= flat.mean(axis=1, keepdims=True)
+    eigenvalues, vectors = np.linalg.eigh(flat.T @ flat / len(flat))
+    # ZCA with a floor of 10x the mean eigenvalue: flattens the spectrum, but damps the finest frequencies
+    # (pixel noise, JPEG blocks) that full whitening would blow up into checkerboard filters.
+    whitening = (vectors / np.sqrt(eigenvalues + 10 * eigenvalues.mean())) @ vectors.T
+    whitened = flat @ whitening
+    return (whitened / whitened.std()).astype(np.float32).reshape(-1, PATCH, PATCH, 3)
 
 
 def _sklearn_datasets():
@@ -61,8 +84,8 @@ def _sklearn_datasets():
     return datasets
 
 
-def digits_mlp():
-    """A Dense layer of 16 units on the 8x8 digits, each learning a stroke template; compiled."""
+def linear_classifier(learning_rate: float):
+    """Dense(10) with softmax on the 64 pixels, compiled with Adam at `learning_rate`."""
     import keras
 
     model = keras.Sequential(
@@ -70,67 +93,101 @@ def digits_mlp():
             keras.Input((8, 8, 1), name="digit"),
             keras.layers.Flatten(),
             keras.layers.Dense(
-                16, activation="tanh", kernel_regularizer=keras.regularizers.L2(1e-3), name="strokes"
+                10, activation="softmax", kernel_regularizer=keras.regularizers.L2(0.03), name="templates"
             ),
-            keras.layers.Dense(10, activation="softmax", name="classes"),
         ],
-        name="digits_mlp",
+        name="linear_classifier",
     )
-    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     return model
 
 
-def photos_cnn():
-    """A small CNN whose first layer has 32 7x7 colour filters.
+def edge_learner(steps: int):
+    """A Conv2D layer of 64 8x8 colour filters that reconstructs its input patch from sparse responses.
 
-    Its first layer starts from small weights (N(0, 0.01), as AlexNet did), so that what it learns in a
-    short training is not hidden under the noise of a larger random start. Compiled: AdamW's weight decay
-    clears what the filters do not use.
+    The decoder is the same kernel transposed (tied weights), so a filter is what it detects and what it
+    draws; an L1 penalty on the responses asks for few active filters per patch. The learning rate decays
+    over `steps` (cosine), so the update ratio comes down into the healthy band as the filters settle.
     """
     import keras
 
-    model = keras.Sequential(
-        [
-            keras.Input((PATCH, PATCH, 3), name="patch"),
-            keras.layers.Conv2D(
-                32,
-                7,
-                padding="same",
-                activation="relu",
-                name="conv1",
-                kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
-            ),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Flatten(),
-            keras.layers.Dense(8, activation="softmax", name="photo_and_turns"),
-        ],
-        name="photos_cnn",
+    encoder = keras.layers.Conv2D(
+        EDGE_FILTERS,
+        PATCH,
+        use_bias=False,
+        activity_regularizer=keras.regularizers.L1(0.3 / EDGE_FILTERS),
+        kernel_initializer=keras.initializers.RandomNormal(stddev=0.05),
+        name="conv1",
     )
-    model.compile(
-        keras.optimizers.AdamW(2e-3, weight_decay=0.2),
-        "sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    patch = keras.Input((PATCH, PATCH, 3), name="patch")
+    decoder = _tied_decoder_class()(encoder, name="tied_decoder")
+    model = keras.Model(patch, decoder(encoder(patch)), name="edge_learner")
+    schedule = keras.optimizers.schedules.CosineDecay(1e-2, steps, alpha=0.01)
+    model.compile(keras.optimizers.Adam(schedule), "mse")
     return model
+
+
+def _tied_decoder_class():
+    """Defined on first use, as importing keras is slow."""
+    import keras
+
+    class TiedDecoder(keras.layers.Layer):
+        """Draws each filter's response back as the filter itself: the patch = sum of response x kernel."""
+
+        def __init__(self, encoder: keras.layers.Conv2D, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.encoder = encoder
+
+        def call(self, responses):
+            flat = keras.ops.reshape(responses, (-1, EDGE_FILTERS))
+            return keras.ops.einsum("nk,hwck->nhwc", flat, self.encoder.kernel)
+
+    return TiedDecoder
+
+
+def template_matches(kernel: np.ndarray, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """For each class c, the class whose mean image correlates best (Pearson, over pixels) with template c."""
+    means = np.stack([images[labels == c].reshape(-1, kernel.shape[0]).mean(axis=0) for c in range(10)])
+    correlations = np.corrcoef(np.concatenate([kernel.T, means]))[:10, 10:]
+    return correlations.argmax(axis=1)
+
+
+def orientation_coherence(kernel: np.ndarray, size: int = 32) -> np.ndarray:
+    """How much of each (kh, kw, channels, filters) filter's power lies along one orientation: 0 to 1.
+
+    |Σ P(f) e^{2iθ(f)}| / Σ P(f) over the 2-D power spectrum P (summed over channels, each channel's mean
+    removed, zero-padded to `size`), θ(f) the direction of frequency f. An oriented edge or grating scores
+    near 1, a round blob or white noise near 0.
+    """
+    centred = kernel - kernel.mean(axis=(0, 1), keepdims=True)
+    power = (np.abs(np.fft.fft2(centred, s=(size, size), axes=(0, 1))) ** 2).sum(axis=2)
+    frequencies = np.fft.fftfreq(size)
+    direction = np.exp(2j * np.arctan2(frequencies[:, None], frequencies[None, :]))
+    return np.abs(np.einsum("yxf,yx->f", power, direction)) / power.sum(axis=(0, 1))
 
 
 @dataclass(frozen=True)
 class Result:
+    """What the demo wrote under `log_dir`, and the trained models (for more pictures)."""
+
     log_dir: Path
-    filters: Path  # the photos CNN's final grid
-    evolution: Path  # its animation, a frame per epoch
-    digits_filters: Path
-    digits_evolution: Path
-    photos_model: Any  # the trained models, for more pictures
-    digits_model: Any
+    pictures: dict[str, Path]  # name -> final grid or animation
+    templates_model: Any
+    edges_model: Any
 
 
-def run(out: Path = DEFAULT_OUT, epochs: int = 8, patches: int = 14_000, verbose: int = 2) -> Result:
-    """Train both models for `epochs` epochs, logging to `out`, and write the pictures there."""
+def run(
+    out: Path = DEFAULT_OUT,
+    epochs: int | None = None,
+    patches: int = 40_000,
+    verbose: int = 2,
+) -> Result:
+    """Run the three trainings, logging under `out`, and write the pictures there.
+
+    `epochs` overrides each training's own count (15 for the classifiers, 20 for the edges).
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter (CUDA probes)
     import keras
 
@@ -141,47 +198,80 @@ def run(out: Path = DEFAULT_OUT, epochs: int = 8, patches: int = 14_000, verbose
     started = time.monotonic()
 
     def say(text: str) -> None:
-        print(f"[filterviz demo {time.monotonic() - started:5.0f}s] {text}", flush=True)
+        print(f"[filterviz demo {time.monotonic() - started:4.0f}s] {text}", flush=True)
 
-    say("1/2  a Dense layer on scikit-learn's 8x8 digits")
-    keras.utils.set_random_seed(0)
     images, labels = load_digits_images()
-    digits = digits_mlp()
-    look = {"normalize": "symmetric", "cmap": "diverging"}  # red pushes a unit up, blue down
-    digits.fit(
-        images,
-        labels,
-        epochs=epochs,
-        batch_size=16,
-        validation_split=0.2,
-        verbose=verbose,
-        callbacks=[filterviz.FilterLogger(out / "digits", **look)],
-    )
-    digits_filters = filterviz.save_png(digits, out / "digits-filters.png", **look)
-    digits_evolution = animate(out / "digits", out / "digits-evolution.gif", fps=3)
+    pictures: dict[str, Path] = {}
 
-    say(f"2/2  a Conv2D layer on {patches:,} patches of scikit-learn's sample photographs")
+    def train_classifier(name: str, learning_rate: float):
+        keras.utils.set_random_seed(0)
+        model = linear_classifier(learning_rate)
+        history = model.fit(
+            images,
+            labels,
+            epochs=epochs or TEMPLATE_EPOCHS,
+            batch_size=32,
+            validation_split=0.2,
+            verbose=verbose,
+            callbacks=[filterviz.FilterLogger(out / name, **DIGITS_LOOK)],
+        )
+        pictures[f"{name}.png"] = filterviz.save_png(model, out / f"{name}.png", **DIGITS_LOOK)
+        pictures[f"{name}.gif"] = animate(out / name, out / f"{name}.gif", fps=3)
+        return model, history.history["val_accuracy"][-1]
+
+    say(f"1/3  templates: a linear classifier on scikit-learn's 8x8 digits, Adam at lr {SENSIBLE_LR:g}")
+    classifier, accuracy = train_classifier("templates", SENSIBLE_LR)
+    matches = template_matches(classifier.get_layer("templates").kernel.numpy(), images, labels)
+    right = int((matches == np.arange(10)).sum())
+    say(
+        f"     {right} of 10 templates correlate best with their own digit's mean image "
+        f"(validation accuracy {accuracy:.0%})"
+    )
+
+    say(f"2/3  the same classifier at lr {TOO_HIGH_LR:g}, far too high")
+    _, too_high_accuracy = train_classifier("templates-lr-too-high", TOO_HIGH_LR)
+    ratios = tuple(last_update_ratio(out / name) for name in ("templates", "templates-lr-too-high"))
+    say(
+        f"     update ratio at the last step: {ratios[0]:.1e} at lr {SENSIBLE_LR:g}, {ratios[1]:.1e} at lr "
+        f"{TOO_HIGH_LR:g} (CS231n: about 1e-3 is healthy); validation accuracy {too_high_accuracy:.0%}"
+    )
+
+    say(
+        f"3/3  edges: {EDGE_FILTERS} Conv2D filters on {patches:,} whitened patches of the sample photographs"
+    )
     keras.utils.set_random_seed(0)
-    x, y = photo_patches(patches)
-    photos = photos_cnn()
-    photos.fit(
+    x = photo_patches(patches)
+    batch_size = 128
+    edges = edge_learner(steps=(epochs or EDGE_EPOCHS) * -(-len(x) // batch_size))
+    edges.fit(
         x,
-        y,
-        epochs=epochs,
-        batch_size=64,
-        validation_split=0.1,
+        x,
+        epochs=epochs or EDGE_EPOCHS,
+        batch_size=batch_size,
         verbose=verbose,
-        callbacks=[filterviz.FilterLogger(out / "photos")],
+        callbacks=[filterviz.FilterLogger(out / "edges", layer="conv1")],
     )
-    filters = filterviz.save_png(photos, out / "filters.png")
-    evolution = animate(out / "photos", out / "evolution.gif", fps=3)
+    pictures["edges.png"] = filterviz.save_png(edges, out / "edges.png", layer="conv1")
+    pictures["edges.gif"] = animate(out / "edges", out / "edges.gif", fps=3)
+    kernels = filterviz.load_history(out / "edges").kernels
+    oriented = tuple(float((orientation_coherence(k) > ORIENTED).mean()) for k in (kernels[0], kernels[-1]))
+    say(
+        f"     {oriented[1]:.0%} of the filters have one dominant orientation "
+        f"({oriented[0]:.0%} at initialization)"
+    )
 
-    say("done. Pictures:")
-    for path in (filters, evolution, digits_filters, digits_evolution):
+    say(f"done in {time.monotonic() - started:.0f} s. Final grids and an animation of every logged step:")
+    for path in pictures.values():
         print(f"  {path}")
-    print("See every logged step in TensorBoard (Images tab):")
-    print(f"  {tensorboard_program()} --logdir {out} --samples_per_plugin images=100")
-    return Result(out, filters, evolution, digits_filters, digits_evolution, photos, digits)
+    print("Open TensorBoard on all three runs, then its Filters tab (the two classifiers side by side):")
+    print(f"  {tensorboard_program()} --logdir {out}")
+    return Result(out, pictures, classifier, edges)
+
+
+def last_update_ratio(run_dir: Path) -> float:
+    import filterviz
+
+    return float(filterviz.load_history(run_dir).health["update_ratio"][-1])
 
 
 def tensorboard_program() -> str:
@@ -193,14 +283,3 @@ def tensorboard_program() -> str:
         return "tensorboard"
     relative = os.path.relpath(beside)
     return relative if not relative.startswith("..") else str(beside)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m filterviz.demo`: the same as `filterviz demo`."""
-    from filterviz.cli import main as cli_main
-
-    cli_main(["demo", *(argv or [])])
-
-
-if __name__ == "__main__":
-    main()

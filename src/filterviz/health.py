@@ -42,7 +42,6 @@ DUPLICATE_COSINE = 0.9
 # since it is known only when the step before was seen).
 SCALARS = ("update_ratio", "drift", "dead", "noise", "redundancy", "nonfinite")
 PER_FILTER = ("norm", "min", "max", "noise", "max_cosine", "partner", "dead", "duplicate")
-HEAVY = ("noise", "redundancy")  # the values that cost more than drawing the grid on large layers
 
 
 @dataclass(frozen=True)

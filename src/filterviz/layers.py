@@ -118,6 +118,22 @@ def find_layer(model: keras.Model, layer: str | keras.layers.Layer | None = None
     raise TypeError(f"layer must be a layer name, a Keras layer or None, not {type(layer).__name__}.")
 
 
+LAYER_TYPES = "layer must be a layer name, a path, a Keras layer, a list of them, 'all' or None, not {}."
+
+
+def check_layer_choice(layer: object) -> None:
+    """FilterLogger's `layer` argument has a type it can use: checked when the callback is made, while
+    whether the model has such a layer can only be checked when training starts."""
+    items = layer if isinstance(layer, list | tuple) else [layer]
+    for item in items:
+        if not (item is None or isinstance(item, str | keras.layers.Layer)) or (
+            item is None and items != [None]
+        ):
+            raise TypeError(LAYER_TYPES.format(type(item).__name__))
+    if isinstance(layer, list | tuple) and not layer:
+        raise ValueError("layer=[] names no layer: give at least one name, path or layer, or layer=None.")
+
+
 ALL_MAX_LAYERS = 64  # layer="all" logs at most this many layers,
 ALL_MAX_WEIGHTS = 8 * 1024 * 1024  # and at most this many weights in total (32 MiB of float32)
 
@@ -129,9 +145,8 @@ def find_layers(model: keras.Model, layer: LayerChoice = None) -> list[Found]:
     list of those) or "all": every layer filterviz draws, in data-flow order, up to ALL_MAX_LAYERS layers
     and ALL_MAX_WEIGHTS weights in total (the first that fit; a FilterVizWarning names the count left out).
     Raises ValueError or TypeError naming the problem and the fix."""
+    check_layer_choice(layer)
     if isinstance(layer, list | tuple):
-        if not layer:
-            raise ValueError("layer=[] names no layer: give at least one name, path or layer, or layer=None.")
         found = [find_layer(model, item) for item in layer]
         paths = [entry.path for entry in found]
         if len(set(paths)) < len(paths):
@@ -156,7 +171,7 @@ def _all_layers(model: keras.Model) -> list[Found]:
         else:  # the first layers in data-flow order, without gaps
             left_out += 1
     if left_out:
-        from filterviz.renderer import FilterVizWarning
+        from filterviz import FilterVizWarning
 
         warnings.warn(
             f"layer='all': logging the first {len(found)} layers ({weights:,} weights); {left_out} more are "

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from filterviz import colormaps
+from filterviz import colormaps, validate
 
 NormalizeMode = Literal["per_tile", "global", "symmetric"]
 NORMALIZE_MODES: tuple[str, ...] = ("per_tile", "global", "symmetric")
@@ -106,36 +106,41 @@ class RenderOptions:
     )
 
     def __post_init__(self) -> None:
-        if self.normalize not in NORMALIZE_MODES:
-            raise ValueError(
-                f"normalize={self.normalize!r} is not a normalize mode; use one of {list(NORMALIZE_MODES)}."
-            )
+        validate.choice(
+            "normalize",
+            self.normalize,
+            NORMALIZE_MODES,
+            f"is not a normalize mode; use one of {list(NORMALIZE_MODES)}.",
+        )
         if self.clip_percentile is not None:
-            p = self.clip_percentile
-            if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 50 < p <= 100:
-                raise ValueError(
-                    f"clip_percentile={p!r} must be a number with 50 < p <= 100 (for example 99.5), or None."
-                )
-            object.__setattr__(self, "clip_percentile", float(p))
+            clip = validate.number(
+                "clip_percentile",
+                self.clip_percentile,
+                above=50,
+                at_most=100,
+                accepts="a number with 50 < p <= 100 (for example 99.5), or None",
+            )
+            object.__setattr__(self, "clip_percentile", clip)
         colormaps.lookup_table(self.cmap)  # fails now if the name is unknown or matplotlib is missing
-        _check_int("ncols", self.ncols, minimum=1, optional=True)
-        _check_int("padding", self.padding, minimum=0)
-        _check_int("scale", self.scale, minimum=1, optional=True)
-        _check_int("max_tiles", self.max_tiles, minimum=1, optional=True)
+        validate.integer("ncols", self.ncols, minimum=1, optional=True)
+        validate.integer("padding", self.padding, minimum=0)
+        validate.integer("scale", self.scale, minimum=1, optional=True)
+        validate.integer("max_tiles", self.max_tiles, minimum=1, optional=True)
         if self.tile_shape is not None:
             object.__setattr__(self, "tile_shape", _tile_shape(self.tile_shape))
-        if self.flatten_order not in FLATTEN_ORDERS:
-            raise ValueError(
-                f"flatten_order={self.flatten_order!r} must be 'hwc' (Keras Flatten's order) "
-                "or 'chw' (data flattened channels-first outside the model)."
-            )
+        validate.choice(
+            "flatten_order",
+            self.flatten_order,
+            FLATTEN_ORDERS,
+            "must be 'hwc' (Keras Flatten's order) "
+            "or 'chw' (data flattened channels-first outside the model).",
+        )
         if self.flatten_order == "chw" and self.tile_shape is None:
             raise ValueError(
                 "flatten_order='chw' describes data flattened outside the model; "
                 "give the image shape too, for example tile_shape=(32, 32, 3)."
             )
-        if not isinstance(self.bgr, bool):
-            raise ValueError(f"bgr={self.bgr!r} must be True or False.")
+        validate.boolean("bgr", self.bgr)
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> RenderOptions:
@@ -151,30 +156,36 @@ class RenderOptions:
         return cls(**kwargs)
 
 
+def _document_options() -> None:
+    """Append every option, its default and its help to RenderOptions' docstring (for help())."""
+    lines = ["", "", "Args:"]
+    for option in dataclasses.fields(RenderOptions):
+        lines.append(f"    {option.name} (default {option.default!r}): {option.metadata['help']}.")
+    RenderOptions.__doc__ = (RenderOptions.__doc__ or "") + "\n".join(lines)
+
+
+_document_options()
+RenderOptions.__module__ = "filterviz"  # where users find it; help() and reprs say so
+
+
 def option_names() -> list[str]:
     return [f.name for f in dataclasses.fields(RenderOptions)]
 
 
-def _check_int(name: str, value: object, *, minimum: int, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        allowed = f"an integer >= {minimum}" + (" or None" if optional else "")
-        raise ValueError(f"{name}={value!r} must be {allowed}.")
-
-
 def _tile_shape(shape: object) -> tuple[int, int, int]:
-    try:
-        dims = tuple(shape)  # type: ignore[arg-type]
-    except TypeError:
-        dims = ()
+    accepts = (
+        "(height, width, channels) or (height, width) of positive integers, "
+        "for example (28, 28, 1) or (32, 32, 3)"
+    )
+    if not isinstance(shape, (tuple, list)):
+        validate.fail("tile_shape", shape, accepts, wrong_type=True)
+    dims = tuple(shape)  # type: ignore[arg-type]
     if len(dims) == 2:
         dims = (*dims, 1)
-    if len(dims) != 3 or any(
-        isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1 for d in dims
-    ):
-        raise ValueError(
-            f"tile_shape={shape!r} must be (height, width, channels) or (height, width) "
-            "of positive integers, for example (28, 28, 1) or (32, 32, 3)."
-        )
+    if len(dims) != 3:
+        validate.fail("tile_shape", shape, accepts, wrong_type=False)
+    if any(isinstance(dim, bool) or not isinstance(dim, numbers.Integral) for dim in dims):
+        validate.fail("tile_shape", shape, accepts, wrong_type=True)
+    if any(dim < 1 for dim in dims):
+        validate.fail("tile_shape", shape, accepts, wrong_type=False)
     return (int(dims[0]), int(dims[1]), int(dims[2]))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from filterviz import colormaps
+from filterviz import FilterVizWarning, colormaps
 from filterviz.grid import MARKER_COLOUR, MAX_GRID_PIXELS, GridPlan, compose_grid, plan_grid
 from filterviz.normalize import as_float, normalize
 from filterviz.options import RenderOptions
@@ -24,10 +24,6 @@ if TYPE_CHECKING:
     import keras
 
     from filterviz import layers
-
-
-class FilterVizWarning(UserWarning):
-    """A picture was drawn, but not quite as asked: the message says what differs and why."""
 
 
 @dataclass(frozen=True)

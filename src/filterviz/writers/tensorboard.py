@@ -12,7 +12,7 @@ One event per logged step of a layer, holding in TensorBoard's TF2 summary forma
 Summary metadata goes with a tag's first value in each file, as TensorFlow's own writer does.
 
 Records are framed as TFRecords (length, masked CRC32C of the length, data, masked CRC32C of the data),
-written synchronously and read back by `read_events` without TensorFlow. tensorboard's own writer and
+written synchronously and read back by `read_records` without TensorFlow. tensorboard's own writer and
 readers compute CRC32C in pure Python when TensorFlow is absent (about 0.4 s for a 3 MB grid, holding the
 GIL), or import TensorFlow; google-crc32c does the same checksum in C in well under a millisecond.
 """
@@ -130,13 +130,6 @@ def _framed(data: bytes) -> tuple[bytes, bytes, bytes]:
     """(header, data, footer) of a TFRecord: written one after the other, a 3 MB grid is not copied."""
     length = struct.pack("<Q", len(data))
     return length + struct.pack("<I", _masked_crc(length)), data, struct.pack("<I", _masked_crc(data))
-
-
-def read_events(path: str | os.PathLike[str]) -> Iterator[event_pb2.Event]:
-    """The events of one event file, in order. A record cut short at the end (a writer that died mid-write)
-    ends the file, as in TensorBoard; a record whose checksum is wrong raises ValueError."""
-    for _, _, data in read_records(path):
-        yield event_pb2.Event.FromString(data)
 
 
 def read_records(path: str | os.PathLike[str], start: int = 0) -> Iterator[tuple[int, int, bytes]]:

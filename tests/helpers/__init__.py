@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -160,16 +161,36 @@ class FailIn(keras.callbacks.Callback):
             raise self.error
 
 
-def filterviz_cli(*args, cwd=None, timeout=300):
-    """Run `python -m filterviz ARGS` (what the `filterviz` console script runs)."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+ROOT = Path(__file__).parents[2]  # the repository, so that scripts run in a subprocess find `tests`
+
+
+def run_python(*args, cwd=ROOT, timeout=300, env=None):
+    """Run this Python with ARGS in a fresh process (a script, `-c CODE`, `-m module`), quietly."""
     return subprocess.run(
-        [sys.executable, "-m", "filterviz", *map(str, args)],
+        [sys.executable, *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=cwd,
-        env=env,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
+    )
+
+
+def filterviz_cli(*args, cwd=None, timeout=300):
+    """Run `python -m filterviz ARGS` (what the `filterviz` console script runs)."""
+    return run_python("-m", "filterviz", *args, cwd=cwd, timeout=timeout)
+
+
+def small_conv_model(side: int, filters: int, seed: int = 0):
+    """A Conv2D layer `conv1` of 5x5 colour filters on side x side RGB images, and a 2-unit head."""
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [
+            keras.Input((side, side, 3)),
+            keras.layers.Conv2D(filters, 5, name="conv1", activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(2, name="head"),
+        ]
     )
 
 
@@ -178,3 +199,18 @@ def assert_usage_error(result, message):
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("filterviz: error:")]
     assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def as_rgb(grid: np.ndarray) -> np.ndarray:
+    """A gray grid as RGB, as a browser canvas or an animation frame holds it."""
+    return np.repeat(grid, 3, axis=2) if grid.shape[2] == 1 else grid
+
+
+def gif_frames(path):
+    """An animation's frames as RGB arrays without the step label band above each, and the GIF."""
+    from PIL import Image, ImageSequence
+
+    from filterviz.animate import BAND_HEIGHT
+
+    with Image.open(path) as gif:
+        return [np.asarray(frame.convert("RGB"))[BAND_HEIGHT:] for frame in ImageSequence.Iterator(gif)], gif

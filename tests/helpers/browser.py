@@ -89,6 +89,22 @@ def open_filters_tab(driver, base: str):
     return driver
 
 
+def choose(driver, label: str, value: str) -> None:
+    """Pick `value` in the select labelled `label`."""
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element("css selector", f"[aria-label='{label}']")).select_by_value(value)
+
+
+def go_to(driver, index: int) -> None:
+    """Move the step slider to the `index`-th logged step."""
+    driver.execute_script(
+        "const slider = document.querySelector('input[aria-label=Step]');"
+        "slider.value = arguments[0]; slider.dispatchEvent(new Event('input'));",
+        index,
+    )
+
+
 def canvas_pixels(driver, selector: str = "canvas.grid") -> np.ndarray:
     """The canvas's pixels, read back through toDataURL, as uint8 RGB."""
     url = driver.execute_script(f"return document.querySelector({selector!r}).toDataURL('image/png')")
@@ -103,10 +119,6 @@ def unzoomed(pixels: np.ndarray, zoom: int) -> np.ndarray:
     blocks = pixels[: height * zoom, : width * zoom].reshape(height, zoom, width, zoom, 3)
     assert (blocks == blocks[:, :1, :, :1]).all(), "a zoomed pixel is not one colour: the grid was smoothed"
     return blocks[:, 0, :, 0]
-
-
-def as_rgb(grid: np.ndarray) -> np.ndarray:
-    return np.repeat(grid, 3, axis=2) if grid.shape[2] == 1 else grid
 
 
 def screenshot(driver, name: str) -> Path | None:

@@ -1,0 +1,53 @@
+"""A linear classifier on scikit-learn's bundled 8x8 digits, its ten templates logged to TensorBoard.
+Runs offline.
+
+    pip install "./filterviz[demo]"
+    python examples/digits_templates.py [--epochs 30] [--logdir logs/digits]
+    tensorboard --logdir logs
+
+Dense(10) with softmax straight on the 64 pixels: column c of its kernel, reshaped to 8x8, is digit c's
+template. "symmetric" normalization with the diverging colour map shows which pixels are evidence for the
+digit (red) or against it (blue). The tile shape, 8x8x1, is found from the model's Input and Flatten.
+Keras' own TensorBoard callback writes the loss curves into the same log directory.
+"""
+
+import argparse
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras
+
+import filterviz
+from filterviz.demo import DIGITS_LOOK, SENSIBLE_LR, linear_classifier, load_digits_images
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--learning-rate", type=float, default=SENSIBLE_LR)
+    parser.add_argument("--logdir", default="logs/digits")
+    args = parser.parse_args()
+
+    keras.utils.set_random_seed(0)
+    images, labels = load_digits_images()
+    model = linear_classifier(args.learning_rate)  # compiled
+    model.fit(
+        images,
+        labels,
+        epochs=args.epochs,
+        batch_size=32,
+        validation_split=0.2,
+        verbose=2,
+        callbacks=[
+            filterviz.FilterLogger(args.logdir, **DIGITS_LOOK),  # filters/templates
+            keras.callbacks.TensorBoard(args.logdir),  # the loss curves, in the same log_dir
+        ],
+    )
+    print(f"Logged to {args.logdir}. tensorboard --logdir {args.logdir}, then the Filters tab")
+
+
+if __name__ == "__main__":
+    main()
