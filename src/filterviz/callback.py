@@ -128,8 +128,8 @@ class FilterLogger(keras.callbacks.Callback):
         self._in_fit = False
         self._epoch = 0
         self._last_batch = -1
-        self._before: np.ndarray | None = None  # the kernel before the batch whose end will be logged
-        self._late: tuple[int, np.ndarray] | None = None  # a logged step whose update ratio is still due
+        self._before: tuple[np.ndarray, ...] | None = None  # the kernels before the batch whose end is logged
+        self._late: tuple[int, tuple[np.ndarray, ...]] | None = None  # a logged step whose ratio is still due
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every grid logged so far is written (True), or `timeout` seconds (False).

@@ -95,8 +95,7 @@ def _measure(weights, images, first, before, heavy: bool) -> Health:
     scalars: dict[str, float] = {}
     per_filter: dict[str, np.ndarray] = {}
     if before is not None:
-        scalars["update_ratio"] = _ratio(sums["from before"].sum(), sums["before"].sum())
-        per_filter["update_ratio"] = np.sqrt(sums["from before"] / sums["before"])
+        scalars["update_ratio"], per_filter["update_ratio"] = _update_ratios(sums)
     scalars["drift"] = 0.0 if first is None else _ratio(sums["from first"].sum(), sums["first"].sum())
     scalars["dead"] = float(dead.mean()) if finite else float("nan")
     missing = np.full(filters, np.nan)
@@ -123,10 +122,15 @@ def _measure(weights, images, first, before, heavy: bool) -> Health:
 
 def update_ratio(after: np.ndarray, before: np.ndarray) -> tuple[float, np.ndarray]:
     """(||after - before||_F / ||before||_F, the same per filter) for W transposed one step apart."""
-    sums = _squared_sums(after, None, before)
     with np.errstate(all="ignore"):
-        per_filter = np.sqrt(sums["from before"] / sums["before"])
-    return _ratio(sums["from before"].sum(), sums["before"].sum()), per_filter
+        return _update_ratios(_squared_sums(after, None, before))
+
+
+def _update_ratios(sums: dict[str, np.ndarray]) -> tuple[float, np.ndarray]:
+    """The update ratio of the whole layer and of each filter, from `_squared_sums` with `before`."""
+    return _ratio(sums["from before"].sum(), sums["before"].sum()), np.sqrt(
+        sums["from before"] / sums["before"]
+    )
 
 
 def _squared_sums(

@@ -124,14 +124,15 @@ LAYER_TYPES = "layer must be a layer name, a path, a Keras layer, a list of them
 def check_layer_choice(layer: object) -> None:
     """FilterLogger's `layer` argument has a type it can use: checked when the callback is made, while
     whether the model has such a layer can only be checked when training starts."""
-    items = layer if isinstance(layer, list | tuple) else [layer]
-    for item in items:
-        if not (item is None or isinstance(item, str | keras.layers.Layer)) or (
-            item is None and items != [None]
-        ):
-            raise TypeError(LAYER_TYPES.format(type(item).__name__))
-    if isinstance(layer, list | tuple) and not layer:
+    if layer is None or isinstance(layer, str | keras.layers.Layer):
+        return
+    if not isinstance(layer, list | tuple):
+        raise TypeError(LAYER_TYPES.format(type(layer).__name__))
+    if not layer:
         raise ValueError("layer=[] names no layer: give at least one name, path or layer, or layer=None.")
+    for item in layer:
+        if not isinstance(item, str | keras.layers.Layer):
+            raise TypeError(LAYER_TYPES.format(type(item).__name__))
 
 
 ALL_MAX_LAYERS = 64  # layer="all" logs at most this many layers,

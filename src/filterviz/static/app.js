@@ -26,8 +26,9 @@ const SORTS = [
   ["update_ratio", "update ratio"],
   ["noise", "noise"],
 ];
+const UPDATE_RATIO = { log: true, band: [1e-4, 1e-2] }; // CS231n's healthy band around 1e-3
 const CURVES = [
-  ["update_ratio", "update ratio (log)", { log: true, band: [1e-4, 1e-2] }],
+  ["update_ratio", "update ratio (log)", UPDATE_RATIO],
   ["dead", "dead filters", {}],
   ["noise", "noise (1 = random)", {}],
   ["redundancy", "near-duplicates", {}],
@@ -97,8 +98,7 @@ export function atOrBelow(steps, step) {
 class View {
   constructor(dashboard, layer) {
     this.dashboard = dashboard;
-    this.layer = layer; // from /layer
-    this.health = Object.fromEntries(Object.entries(layer.health).map(([name, points]) => [name, new Map(points)]));
+    this.setLayer(layer);
     const doc = dashboard.doc;
     this.canvas = element(doc, "canvas", { class: "grid", tabindex: "0", "aria-label": `Filters of ${layer.run}` });
     this.caption = element(doc, "figcaption");
@@ -107,6 +107,12 @@ class View {
     this.canvas.addEventListener("mouseleave", () => (dashboard.tooltip.hidden = true));
     this.canvas.addEventListener("click", (event) => dashboard.pick(this, event));
     this.tilemap = null;
+  }
+
+  // The layer as /layer describes it, with its health by step.
+  setLayer(layer) {
+    this.layer = layer;
+    this.health = Object.fromEntries(Object.entries(layer.health).map(([name, points]) => [name, new Map(points)]));
   }
 
   get key() {
@@ -264,8 +270,7 @@ export class Dashboard {
       const fresh = await api.json("layer", view.params());
       if (fresh.steps.length !== view.layer.steps.length) {
         grew = true;
-        view.layer = fresh;
-        view.health = Object.fromEntries(Object.entries(fresh.health).map(([name, points]) => [name, new Map(points)]));
+        view.setLayer(fresh);
       }
     }
     if (!grew) return;
@@ -427,11 +432,9 @@ export class Dashboard {
   // The main run's health curves, with a marker at the step shown; a click jumps to the nearest step.
   buildCurves() {
     const main = this.views[0];
-    const range = [this.steps[0], this.steps[this.steps.length - 1]];
     this.charts = CURVES.map(([name, title, options]) => {
       const canvas = element(this.doc, "canvas", { class: "curve", tabindex: "0", role: "img", "aria-label": `${title} over the run; click to go to a step` });
       const chart = new LineChart(canvas, main.layer.health[name] || [], { title, ...options });
-      chart.range_ = range;
       canvas.addEventListener("click", (event) => {
         const step = chart.stepAt(event.clientX, this.steps);
         this.show(this.steps.indexOf(step));
@@ -442,7 +445,12 @@ export class Dashboard {
   }
 
   markCurves(step) {
-    for (const chart of this.charts || []) chart.draw(step, chart.range_);
+    for (const chart of this.charts || []) chart.draw(step, this.stepRange());
+  }
+
+  // The first and last shared step: every chart's x axis.
+  stepRange() {
+    return [this.steps[0], this.steps[this.steps.length - 1]];
   }
 
   // Playing.
@@ -569,11 +577,11 @@ export class Dashboard {
     const step = picture?.step ?? null;
     for (const [name, title, options] of [
       ["norm", "norm", {}],
-      ["update_ratio", "update ratio (log)", { log: true, band: [1e-4, 1e-2] }],
+      ["update_ratio", "update ratio (log)", UPDATE_RATIO],
       ["noise", "noise", {}],
     ]) {
       const canvas = element(this.doc, "canvas", { class: "sparkline", role: "img", "aria-label": `Filter ${unit}'s ${title} over the run` });
-      new LineChart(canvas, series[name] || [], { title, width: 180, height: 70, ...options }).draw(step, [this.steps[0], this.steps[this.steps.length - 1]]);
+      new LineChart(canvas, series[name] || [], { title, width: 180, height: 70, ...options }).draw(step, this.stepRange());
       sparks.append(canvas);
     }
   }

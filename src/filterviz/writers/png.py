@@ -36,9 +36,9 @@ _PNG_FILTER_NONE, _PNG_FILTER_UP = 8, 32  # libpng's PNG_FILTER_* flags
 def encode_png(image: np.ndarray, *, colour: bool = False) -> bytes:
     """The grid, uint8 (H, W, 1) or (H, W, 3), as PNG bytes (lossless). `colour`: its tiles are in colour,
     not gray (this chooses Pillow's zlib strategy)."""
-    pixels = _pixels(image)
     if imagecodecs is None:
         return encode_png_with_pillow(image, colour=colour)
+    pixels = _pixels(image)
     if pixels.nbytes <= SMALL_GRID_BYTES:
         return imagecodecs.png_encode(pixels, level=1, filter=_PNG_FILTER_UP)
     return imagecodecs.png_encode(pixels, level=0, filter=_PNG_FILTER_NONE)

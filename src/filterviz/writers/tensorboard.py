@@ -77,7 +77,10 @@ def step_event(step: LoggedStep, described: set[str]) -> event_pb2.Event:
         scalar = add(f"{step.tag}/{name}", _scalar_metadata)
         scalar.tensor.dtype = types_pb2.DT_FLOAT
         scalar.tensor.float_val.append(number)
-    plugin = partial(_plugin_metadata, content=json.dumps(step.layer, sort_keys=True).encode())
+
+    def plugin(tag: str) -> summary_pb2.SummaryMetadata:  # the layer's JSON, once per tag and file
+        return _plugin_metadata(tag, json.dumps(step.layer, sort_keys=True).encode())
+
     if plugin_tag(step.tag, "layer") not in described:  # marks the layer for the Filters tab, health or not
         _tensor(add(plugin_tag(step.tag, "layer"), plugin), np.zeros(()))
     if "norm" in step.per_filter:  # a late step carries only the update ratio
