@@ -9,7 +9,8 @@ BIN := $(VENV)/bin
 
 # The core and callback tests, run again on Keras' other backends.
 BACKEND_TESTS := tests/test_render.py tests/test_layers.py tests/test_callback.py tests/test_background.py \
-	tests/test_precision.py tests/test_hostile.py tests/test_health_logging.py tests/test_kinds.py
+	tests/test_precision.py tests/test_hostile.py tests/test_health_logging.py tests/test_kinds.py \
+	tests/test_real_models.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

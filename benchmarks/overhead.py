@@ -219,7 +219,7 @@ def wandb_costs(grid: LoggedStep) -> str:
         try:
             pixels = grid.image[..., 0] if grid.image.shape[2] == 1 else grid.image
             as_array = median_ms(lambda: run.log({"array": wandb.Image(pixels, caption="c")}), repeats=5)
-            writer = WandbWriter(run, [grid.tag], "batch")
+            writer = WandbWriter(run, "batch")
             as_png = median_ms(lambda: writer.write(grid), repeats=5)
             writer.close()
         finally:

@@ -214,7 +214,10 @@ def test_a_log_dir_that_cannot_be_written_fails_before_the_first_batch(tmp_path)
 def test_a_layer_that_is_not_there_fails_before_the_first_batch(tmp_path):
     batches = Batches()
     x, y = tiny_data(16)
-    with pytest.raises(ValueError, match=r"no layer named 'conv1'. Layers with kernels: dense \(Dense\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"no layer named 'conv1'. Layers with kernels, in the order data reaches them: dense \(Dense\)",
+    ):
         tiny_model().fit(
             x, y, epochs=1, verbose=0, callbacks=[filterviz.FilterLogger(tmp_path, layer="conv1"), batches]
         )

@@ -74,7 +74,9 @@ def test_render_writes_the_grid_of_a_saved_model(saved_model, tmp_path, suffix):
         "6,6,1",
     )
     assert result.returncode == 0, result.stderr
-    assert str(out) in result.stdout
+    assert result.stdout.strip() == (
+        f"Wrote {out}: layer 'dense' (Dense): the first layer with a kernel that the model's input reaches"
+    )
     expected = filterviz.render(model, normalize="symmetric", scale=2, tile_shape=(6, 6, 1))
     np.testing.assert_array_equal(decode_png(out.read_bytes()), expected)
 
@@ -125,7 +127,8 @@ def test_a_model_without_dense_or_conv2d_layers(tmp_path):
     model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.MaxPooling2D(), keras.layers.Flatten()])
     model.save(tmp_path / "pooling.keras")
     assert_usage_error(
-        filterviz_cli("render", tmp_path / "pooling.keras"), "has no layer with a kernel filterviz draws"
+        filterviz_cli("render", tmp_path / "pooling.keras"),
+        "has no layer with a kernel that the model's input reaches",
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 from keras import layers
 
 import filterviz
-from filterviz.layers import find_layer, find_layers
+from filterviz.layers import NoLayerToDraw, find_layer, find_layers, kernel_kind
 from tests.helpers import global_levels, tile, unique_weights
 
 FLAT = {"normalize": "global", "padding": 0, "scale": 1}
@@ -152,7 +152,7 @@ def test_the_one_dimensional_and_three_dimensional_variants_follow_their_two_dim
 def test_every_kernel_layer_is_found_first_and_drawn_as_its_kind(layer, input_shape, kind):
     model = keras.Sequential([keras.Input(input_shape), layer, layers.Flatten(), layers.Dense(2)])
     found = find_layer(model)
-    assert found.layer is layer and found.kind.kind == kind
+    assert found.layer is layer and kernel_kind(found.layer).kind == kind
     variable = (
         layer.kernel
         if kind != "depthwise1d" or not hasattr(layer, "depthwise_kernel")
@@ -172,9 +172,15 @@ def test_every_kernel_layer_is_found_first_and_drawn_as_its_kind(layer, input_sh
 def test_other_kernel_layers_stay_a_clear_error_naming_what_is_supported(layer, shape):
     model = keras.Sequential([keras.Input(shape), layer])
     with pytest.raises(
-        ValueError, match=rf"is a {type(layer).__name__}; filterviz draws the kernels of Dense, Conv1D"
+        NoLayerToDraw,
+        match=rf"reaches is '{layer.name}' \({type(layer).__name__}\), a kind filterviz does not draw; .*"
+        r"No layer further on is one it draws \(Dense, Conv1D",
     ):
         find_layer(model)
+    with pytest.raises(
+        ValueError, match=rf"is a {type(layer).__name__}; filterviz draws the kernels of Dense"
+    ):
+        find_layer(model, layer.name)
 
 
 def mixed_model():
@@ -250,5 +256,5 @@ def test_keras_applications_draw_their_first_layer_without_being_told_which(appl
     assert found.layer.name.startswith(first), found.path
     kernel = keras.ops.convert_to_numpy(found.layer.kernel)
     np.testing.assert_array_equal(
-        filterviz.render(model), filterviz.kernel_grid(kernel, kind=found.kind.kind)
+        filterviz.render(model), filterviz.kernel_grid(kernel, kind=kernel_kind(found.layer).kind)
     )

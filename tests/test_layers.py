@@ -110,8 +110,8 @@ def test_layer_by_name_and_by_object():
 def test_unknown_name_lists_the_layers_that_have_kernels():
     with pytest.raises(
         ValueError,
-        match=r"no layer named 'nope'. Layers with kernels: first \(Dense\), "
-        r"second \(Dense\)",
+        match=r"no layer named 'nope'. Layers with kernels, in the order data reaches them: first \(Dense\), "
+        r"second \(Dense\). Name one by its path or by the end of it, or pass the layer object itself",
     ):
         find_layer(dense_mlp(), "nope")
 
@@ -120,8 +120,8 @@ def test_a_model_without_a_kernel_layer_names_what_was_seen():
     model = keras.Sequential([keras.Input((4, 4, 1)), layers.Flatten(), layers.Dropout(0.5)], name="empty")
     with pytest.raises(
         ValueError,
-        match=r"'empty' has no layer with a kernel filterviz draws; it has flatten.* \(Flatten\), "
-        r"dropout.* \(Dropout\). filterviz draws the kernels of Dense, Conv1D, Conv2D",
+        match=r"'empty' has no layer with a kernel that the model's input reaches; it has flatten.* "
+        r"\(Flatten\), dropout.* \(Dropout\). filterviz draws the kernels of Dense, Conv1D, Conv2D",
     ):
         find_layer(model)
 
@@ -142,7 +142,10 @@ def test_another_kernel_layer_first_is_refused_with_what_is_supported():
         ]
     )
     with pytest.raises(
-        ValueError, match=r"'emb' is a Embedding; filterviz draws the kernels of Dense, .*Pass layer=<name>"
+        ValueError,
+        match=r"reaches is 'emb' \(Embedding\), a kind filterviz does not draw; it does not draw a deeper "
+        r"layer as if it were the first. The first layer it draws further on is 'later' \(Dense\): pass "
+        r"layer='later' to draw it",
     ):
         find_layer(model)
     with pytest.raises(ValueError, match="is a Embedding"):

@@ -12,6 +12,7 @@ import numpy as np
 
 from filterviz import FilterVizWarning, layers, validate
 from filterviz.background import BackgroundLogger, Snapshot
+from filterviz.first_step import FirstStep
 from filterviz.layer_log import LayerLog, StoreKernel
 from filterviz.options import RenderOptions
 from filterviz.renderer import renderer_of
@@ -130,6 +131,9 @@ class FilterLogger(keras.callbacks.Callback):
         self._last_batch = -1
         self._before: tuple[np.ndarray, ...] | None = None  # the kernels before the batch whose end is logged
         self._late: tuple[int, tuple[np.ndarray, ...]] | None = None  # a logged step whose ratio is still due
+        self._first_step: FirstStep | None = None  # while the layer is chosen by the first training step
+        self._logs: list[LayerLog] = []
+        self._targets: list[keras.layers.Layer] = []
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every grid logged so far is written (True), or `timeout` seconds (False).
@@ -145,30 +149,78 @@ class FilterLogger(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._stop_background()  # a fit that was interrupted left its writer open
-        found = layers.find_layers(self.model, self.layer)
+        self._in_fit = False
+        self._last_batch = -1
+        self._before = self._late = None
+        self._logs, self._targets = [], []
+        try:
+            found = self._choose_layers()
+        except layers.NotReadyYet:  # chosen once the first training step has run
+            found, self._first_step = None, FirstStep(self.model)
+        except Exception as error:
+            if self.layer is not None and isinstance(error, ValueError | TypeError):
+                raise  # a layer= that names nothing: an error before the first batch
+            # The layer filterviz would choose itself cannot be drawn, or choosing it failed: training
+            # goes on, as it would without FilterLogger.
+            self._tell(f"FilterLogger logs nothing in this training: {error}")
+            return
+        if self._reports is None:
+            self._reports = Reports("FilterLogger")
+        self._reports.training_begins()
+        if _is_chief(self.model):  # other workers of a multi-worker strategy write nothing, render nothing
+            self._background = BackgroundLogger(self._process, self._open_writers(), self._reports)
+        if found is not None:
+            self._start_logs(found)
+
+    def _choose_layers(self, calls: list[int] | None = None) -> list[layers.Found]:
+        """The layers to log; raises NotReadyYet before the first step when they cannot be told yet, and
+        warns (once per training) of frozen ones."""
+        model = self.model
+        trained = layers.optimizer_variables(model) or frozenset()
+        found = layers.find_layers(model, self.layer, calls=calls, trained=trained, traced_only=calls is None)
+        for entry in found:
+            if "frozen" in entry.note:
+                self._tell(f"FilterLogger draws {entry.path!r}: {entry.note}. Pass layer= to choose another.")
+            elif self.layer is not None and layers.is_frozen(entry.layer, trained):
+                self._tell(f"FilterLogger: {layers.frozen_warning(entry)}")
+        return found
+
+    def _start_logs(self, found: list[layers.Found]) -> None:
         self._targets = [entry.layer for entry in found]
         tags = layer_tags(found)
         self._logs = [
             LayerLog(
-                renderer_of(entry, self.options),
+                renderer_of(entry, self.options, model=self.model),
                 tag,
                 self.schedule.axis,
                 path=entry.path,
                 health=self.health,
                 store_kernel=self.store_kernel,
                 log_delta=self.log_delta,
+                choice=entry.note,
             )
             for entry, tag in zip(found, tags, strict=True)
         ]
-        label = ", ".join(tags)
-        if self._reports is None or self._reports.tag != label:
-            self._reports = Reports(label)
-        self._reports.training_begins()
-        self._in_fit = False
-        self._last_batch = -1
-        self._before = self._late = None
-        if _is_chief(self.model):  # other workers of a multi-worker strategy write nothing, render nothing
-            self._background = BackgroundLogger(self._process, self._open_writers(tags), self._reports)
+        self._reports.tag = ", ".join(tags)
+
+    def _finish_first_step(self) -> None:
+        """After the first training step: choose the layers from the order it called them, and log the
+        initial state kept before it (or say in the first logged step why there is none)."""
+        first_step, self._first_step = self._first_step, None
+        calls = first_step.calls()
+        try:
+            found = self._choose_layers(calls)
+        except Exception as error:  # never stop a training that has started: say it, log nothing
+            self._tell(f"FilterLogger logs nothing in this training: {error}")
+            self._stop_background()
+            return
+        self._start_logs(found)
+        step, kernels, missing = first_step.initial(self._targets)
+        if kernels is not None and self._background is not None:
+            self._background.submit(Snapshot(step, tuple(map(LayerLog.snapshot, self._logs, kernels))))
+        elif missing:
+            for log in self._logs:
+                log.missing_initial = missing
 
     def on_epoch_begin(self, epoch, logs=None):
         if not self._in_fit:  # the first epoch of this fit(): Keras tells its index only now
@@ -186,6 +238,8 @@ class FilterLogger(keras.callbacks.Callback):
     # makes Keras turn every batch's logs into Python numbers, waiting for each step to finish.
 
     def on_train_batch_begin(self, batch, logs=None):
+        if self._first_step is not None and batch > 0:
+            self._finish_first_step()
         if self._background is None:
             return
         if self._late is not None and batch > 0:
@@ -195,10 +249,14 @@ class FilterLogger(keras.callbacks.Callback):
             self._log(self.schedule.batch_begins(batch))
         # Will the state after this batch be logged? Then copy the kernel now, for its update ratio.
         self._before = None
+        if self._first_step is not None:
+            return  # the first step: its layer is not chosen yet, so its update ratio is not measured
         if self.health and self.schedule.logs_after(batch, self._stride(), self._steps(), self._last_epoch()):
             self._before = self._snapshots()
 
     def on_epoch_end(self, epoch, logs=None):
+        if self._first_step is not None:  # an epoch of one batch
+            self._finish_first_step()
         if self._late is not None:  # an epoch of one batch
             self._measure_late_update()
         batches = self._steps() or self._last_batch + 1
@@ -211,6 +269,8 @@ class FilterLogger(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         try:
+            if self._first_step is not None:
+                self._finish_first_step()
             self._late = None  # no batch follows to measure it by
             self._log(self.schedule.fit_ends())
         finally:
@@ -222,6 +282,9 @@ class FilterLogger(keras.callbacks.Callback):
         """Hand the kernels over for `step`, if there is one to log; returns the snapshots handed over."""
         before, self._before = self._before, None
         if step is None or self._background is None:
+            return None
+        if self._first_step is not None:  # before the first step: keep the weights until a layer is chosen
+            self._first_step.keep_initial(step)
             return None
         kernels = self._snapshots()
         self._background.submit(Snapshot(step, kernels, before))
@@ -274,7 +337,14 @@ class FilterLogger(keras.callbacks.Callback):
             for message in self._reports.take():
                 warnings.warn(message, FilterVizWarning, stacklevel=3)
 
+    def _tell(self, message: str) -> None:
+        """A FilterVizWarning now, on the training thread."""
+        warnings.warn(message, FilterVizWarning, stacklevel=4)
+
     def _stop_background(self) -> None:
+        if self._first_step is not None:  # a fit interrupted before its first step ended
+            self._first_step.close()
+            self._first_step = None
         background = self._background
         if background is not None:
             background.close()
@@ -282,11 +352,11 @@ class FilterLogger(keras.callbacks.Callback):
             self._report()
             self._background = None
 
-    def _open_writers(self, tags: list[str]) -> list[Writer]:
+    def _open_writers(self) -> list[Writer]:
         writers: list[Writer] = []
         if self.wandb is not False:  # first: no event file is left behind if there is no run
             run = wandb_writer.active_run(self.wandb)
-            writers.append(wandb_writer.WandbWriter(run, tags, self.schedule.axis))
+            writers.append(wandb_writer.WandbWriter(run, self.schedule.axis))
         if self.log_dir is not None:
             try:
                 writers.append(TensorBoardWriter(self.log_dir / RUN_NAME))

@@ -128,10 +128,13 @@ def render_command(args: argparse.Namespace) -> str:
     options = RenderOptions.from_kwargs(**chosen_options(args))  # bad values fail before Keras loads
     model = load_model(args.model_file)
 
-    import filterviz
+    from filterviz.renderer import render_found
+    from filterviz.writers.png import write_png
 
-    path = filterviz.save_png(model, args.output, layer=args.layer, **dataclasses.asdict(options))
-    return f"Wrote {path}"
+    image, renderer, found = render_found(model, args.layer, options)
+    path = write_png(image, args.output, colour=renderer.colour)
+    why = f": {found.note}" if found.note else ""
+    return f"Wrote {path}: layer {found.path!r} ({type(found.layer).__name__}){why}"
 
 
 # Keras releases before 3.14 have published model-loading vulnerabilities: safe mode bypassed by a crafted

@@ -43,6 +43,7 @@ class LayerLog:
         health: compute the health values.
         store_kernel: keep the float32 kernel with each step: True, False, or "auto" (up to 1 MiB).
         log_delta: draw W_t - W_prev too (symmetric normalization).
+        choice: why this layer was chosen, when filterviz chose it (one line, for the Filters tab).
     """
 
     def __init__(
@@ -55,6 +56,7 @@ class LayerLog:
         health: bool = True,
         store_kernel: StoreKernel = "auto",
         log_delta: bool = False,
+        choice: str = "",
     ) -> None:
         self.renderer = renderer
         self.tag = tag
@@ -76,6 +78,8 @@ class LayerLog:
         self._count = 0  # steps logged
         self.heavy_every = 1  # noise and redundancy at every k-th logged step (chosen at the first)
         self.info = layer_info(renderer, tag, axis, path, self.stores_kernel)
+        self.info["choice"] = choice
+        self.missing_initial = ""  # why the first step logged is not step 0, said in its caption
 
     @property
     def needs_whole_kernel(self) -> bool:
@@ -115,12 +119,16 @@ class LayerLog:
             delta = self.delta_renderer.draw(as_float(kernel) - as_float(self._previous)).image
         if self.delta_renderer is not None:
             self._previous = kernel
+        description = self.renderer.describe(picture)
+        if self.missing_initial:
+            description += f"; {self.missing_initial}"
+            self.info["missing_initial"], self.missing_initial = self.missing_initial, ""
         result = LoggedStep(
             self.tag,
             step,
             self.axis,
             picture.image,
-            self.renderer.describe(picture),
+            description,
             self.renderer.colour,
             delta=delta,
             scalars={name: scalars[name] for name in health.SCALARS if name in scalars},

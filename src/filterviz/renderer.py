@@ -62,6 +62,8 @@ class Renderer:
             options.tile_shape is not given.
         name: what the pictures are of, for captions and warnings.
         note: said in every caption (SeparableConv2D: which of its kernels is drawn).
+        flat_hint: for a Dense kernel drawn as flat tiles, which tile_shape to pass if its inputs are an
+            image after all (filterviz.layers.patch_hint): warned once and said in every caption.
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class Renderer:
         inferred_tile_shape: tuple[tuple[int, int, int], str] | None = None,
         name: str = "kernel",
         note: str = "",
+        flat_hint: str = "",
     ) -> None:
         self.kernel_shape = tuple(int(d) for d in kernel_shape)
         self.options = options
@@ -90,6 +93,12 @@ class Renderer:
             bgr=options.bgr,
             shape_source=source,
         )
+        self.flat_hint = flat_hint if self.layout.shape_source == "flat" else ""
+        if self.flat_hint:
+            h, w, _ = self.layout.image_shape
+            warnings.warn(
+                f"{name} is drawn as flat {h}x{w} tiles: {self.flat_hint}.", FilterVizWarning, stacklevel=3
+            )
         self.lut = colormaps.lookup_table(options.cmap)
         if self.lut is not None and self.layout.tile_channels == 3:
             raise ValueError(
@@ -178,7 +187,12 @@ class Renderer:
         if self.note:
             parts.insert(1, self.note)
         if layout.shape_source == "flat":
-            parts.insert(1, "flat input (pass tile_shape=(H, W, C) if it is an image)")
+            parts.insert(
+                1,
+                f"flat input: {self.flat_hint}"
+                if self.flat_hint
+                else "flat input (pass tile_shape=(H, W, C) if it is an image)",
+            )
         if picture.nonfinite:
             parts.append(f"{picture.nonfinite} NaN/Inf weights in magenta")
         return "; ".join(parts)
@@ -217,21 +231,24 @@ def renderer_for(
     from filterviz import layers
 
     found = layers.find_layer(model, layer)
-    return renderer_of(found, options), found
+    return renderer_of(found, options, model), found
 
 
-def renderer_of(found: layers.Found, options: RenderOptions) -> Renderer:
-    """A renderer for a layer found in a model."""
+def renderer_of(found: layers.Found, options: RenderOptions, model: keras.Model | None = None) -> Renderer:
+    """A renderer for a layer found in `model`."""
     from filterviz import layers
 
-    kind = found.kind
+    kind = layers.kernel_kind(found.layer)
+    inferred = layers.infer_tile_shape(found)
+    flat = options.tile_shape is None and inferred is None and model is not None
     return Renderer(
         tuple(layers.kernel_variable(found.layer).shape),
         options,
         kind=kind.kind,
-        inferred_tile_shape=layers.infer_tile_shape(found),
+        inferred_tile_shape=inferred,
         name=f"layer {found.path!r}",
         note=kind.note,
+        flat_hint=layers.patch_hint(model, found) if flat else "",
     )
 
 
@@ -254,7 +271,7 @@ def render(model: keras.Model, layer: str | keras.layers.Layer | None = None, **
         >>> filterviz.render(model, scale=1).shape
         (19, 19, 3)
     """
-    return _render_model(model, layer, options)[0]
+    return render_found(model, layer, RenderOptions.from_kwargs(**options))[0]
 
 
 def save_png(
@@ -273,12 +290,15 @@ def save_png(
     """
     from filterviz.writers.png import write_png
 
-    image, renderer = _render_model(model, layer, options)
+    image, renderer, _ = render_found(model, layer, RenderOptions.from_kwargs(**options))
     return write_png(image, path, colour=renderer.colour)
 
 
-def _render_model(model, layer, options: dict[str, Any]) -> tuple[np.ndarray, Renderer]:
+def render_found(
+    model: keras.Model, layer: str | keras.layers.Layer | None, options: RenderOptions
+) -> tuple[np.ndarray, Renderer, layers.Found]:
+    """`render`, also returning the renderer and the layer found (with why it was chosen)."""
     from filterviz import layers  # Keras is imported only when a model is drawn
 
-    renderer, found = renderer_for(model, layer, RenderOptions.from_kwargs(**options))
-    return renderer.draw_and_warn(layers.kernel_array(found.layer)).image, renderer
+    renderer, found = renderer_for(model, layer, options)
+    return renderer.draw_and_warn(layers.kernel_array(found.layer)).image, renderer, found

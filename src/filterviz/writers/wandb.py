@@ -45,17 +45,15 @@ def active_run(run: Any = None):
 
 
 class WandbWriter:
-    """Logs the grids of the layers tagged `tags` to one W&B run, a row per layer and logged step, against
-    the x-axis key `filterviz/<axis>`."""
+    """Logs the grids of layers to one W&B run, a row per layer and logged step, against the x-axis key
+    `filterviz/<axis>`; each layer's tag is declared against it when its first step comes."""
 
-    def __init__(self, run: Any, tags: list[str], axis: str) -> None:
+    def __init__(self, run: Any, axis: str) -> None:
         self._wandb = import_wandb()
         self.run = run
         self.step_key = f"filterviz/{axis}"  # outside "filters/": no layer name can collide with it
         run.define_metric(self.step_key, hidden=True)
-        for tag in tags:
-            run.define_metric(tag, step_metric=self.step_key)
-            run.define_metric(f"{tag}/*", step_metric=self.step_key)  # its health values and delta grid
+        self._declared: set[str] = set()
         self._folder = Path(tempfile.mkdtemp(prefix="filterviz-wandb-"))  # PNGs on their way into the run
 
     @property
@@ -63,6 +61,10 @@ class WandbWriter:
         return f"W&B run {getattr(self.run, 'name', None) or getattr(self.run, 'id', '')!s}"
 
     def write(self, logged: LoggedStep) -> None:
+        if logged.tag not in self._declared:
+            self._declared.add(logged.tag)
+            self.run.define_metric(logged.tag, step_metric=self.step_key)
+            self.run.define_metric(f"{logged.tag}/*", step_metric=self.step_key)  # health, delta grid
         row: dict[str, Any] = {f"{logged.tag}/{name}": value for name, value in logged.scalars.items()}
         images = []
         if logged.image is not None:
