@@ -12,15 +12,24 @@ serves them and the browser opens the tab. It prints, with the goals:
   strip           one filter at all 1,000 steps, fetched and decoded                        <= 1 s
   side by side    steps per second with the 4 runs shown together                           >= 10
 
+Then a large log directory: 20 runs of 2,000 steps each, beside a log directory of 1 run of those steps,
+each served by its own TensorBoard, measured interleaved:
+  /runs, /grid    the median time of each over HTTP at 20 runs, and its ratio to 1 run       /grid <= 1.5x
+  RSS             TensorBoard's resident memory when it starts and after all of the above
+  playback        4 of the 20 runs side by side, played at 30 steps/s: the share of the steps played
+                  that were drawn, and the steps per second reached                          >= 90%
+
 Run:  python benchmarks/dashboard.py   (needs chromium and chromium-driver, as the tests do)
 """
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +144,112 @@ def side_by_side(driver) -> float:
     return 100 / scrub(driver, 100, 200)
 
 
+LARGE_RUNS, LARGE_STEPS = 20, 2000
+
+
+def rss_mb(server) -> float:
+    """TensorBoard's resident memory, with its children (the data server of the fast loader)."""
+    pids = [server.process.pid]
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+    if children.exists():
+        pids += [int(pid) for pid in children.read_text().split()]
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total / 1e6
+
+
+def median_request_ms(server, path: str, repeats: int, **query) -> float:
+    times = []
+    for i in range(repeats):
+        extra = {key: (value(i) if callable(value) else value) for key, value in query.items()}
+        url = f"{server.base}{path}?" + "&".join(f"{key}={value}" for key, value in extra.items())
+        started = time.perf_counter()
+        with urllib.request.urlopen(url) as answer:
+            answer.read()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1e3
+
+
+PLAY = """
+const d = filtervizDashboard;
+const canvas = document.querySelector('canvas.grid');
+const drawn = new Set();
+const observer = new MutationObserver(() => drawn.add(canvas.dataset.step));
+observer.observe(canvas, { attributes: true, attributeFilter: ['data-step'] });
+d.speedPicker.value = '30';
+await d.show(0);
+const first = d.index, t0 = performance.now();
+d.play();
+await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));
+d.stop();
+const seconds = (performance.now() - t0) / 1000;
+observer.disconnect();
+const played = d.steps.slice(first + 1, d.index + 1).map(String);
+return [played.filter((step) => drawn.has(step)).length, played.length, seconds];
+"""
+
+
+def large_log_directory(folder: Path) -> None:
+    """1 run and 20 runs of 2,000 steps: /runs and /grid at each, RSS, and playback of 4 side by side."""
+    one, twenty = folder / "one", folder / "twenty"
+    started = time.perf_counter()
+    write_run(one / "run00" / "filters", 0, LARGE_STEPS)
+    for k in range(LARGE_RUNS):  # the same steps in every run: what is measured is their number
+        shutil.copytree(one / "run00", twenty / f"run{k:02d}")
+    print(f"\nwrote {LARGE_RUNS} runs of {LARGE_STEPS} steps in {time.perf_counter() - started:.1f} s")
+    step = lambda i: (i * 37) % LARGE_STEPS  # noqa: E731 (steps spread over the run)
+    with tensorboard(one) as small, tensorboard(twenty) as large:
+        for server in (small, large):
+            server.wait_for(
+                "/data/plugins_listing", lambda answer: answer["filterviz"]["enabled"], timeout=300
+            )
+        rss_start = rss_mb(large)
+        for server in (small, large):  # the first /runs reads the files: not what is compared
+            server.get("/data/plugin/filterviz/runs")
+        grid = {"run": "run00/filters", "tag": "filters/conv1", "step": step}
+        rows = {"one": [], "twenty": [], "one again": []}
+        for _ in range(3):  # interleaved; the second 1-run row is the noise floor
+            for name, server in (("one", small), ("twenty", large), ("one again", small)):
+                rows[name].append(
+                    (
+                        median_request_ms(server, "/data/plugin/filterviz/runs", 20),
+                        median_request_ms(server, "/data/plugin/filterviz/grid", 50, **grid),
+                    )
+                )
+        runs_ms = {name: statistics.median(r for r, _ in values) for name, values in rows.items()}
+        grid_ms = {name: statistics.median(g for _, g in values) for name, values in rows.items()}
+        with chromium(width=1600, height=1000) as driver:
+            driver.get(f"{large.base}/#filterviz")
+            driver.switch_to.frame(
+                wait_until(lambda: driver.find_element("css selector", "iframe"), timeout=60)
+            )
+            wait_until(lambda: driver.find_elements("css selector", "canvas.grid[data-step]"), timeout=120)
+            for k in range(1, 4):
+                driver.find_element(
+                    "css selector", f"fieldset.compare input[value='run{k:02d}/filters']"
+                ).click()
+            wait_until(lambda: len(driver.find_elements("css selector", "canvas.grid")) == 4, what="4 views")
+            driver.set_script_timeout(120)
+            drawn, played, seconds = in_frame(driver, PLAY.replace("SECONDS", "20"))
+        rss_end = rss_mb(large)
+    for name in ("twenty", "one again"):
+        print(
+            f"/runs {name:>9}: {runs_ms[name]:7.2f} ms = {runs_ms[name] / runs_ms['one']:.2f}x 1 run;   "
+            f"/grid: {grid_ms[name]:6.2f} ms = {grid_ms[name] / grid_ms['one']:.2f}x 1 run (goal <= 1.5)"
+        )
+    print(f"/runs, /grid at 1 run: {runs_ms['one']:.2f} ms, {grid_ms['one']:.2f} ms (medians)")
+    print(
+        f"RSS             TensorBoard with 20 runs: {rss_start:.0f} MB when started, {rss_end:.0f} MB after"
+    )
+    print(
+        f"playback        4 runs side by side at 30 steps/s for {seconds:.0f} s: {drawn} of {played} steps "
+        f"drawn ({100 * drawn / max(played, 1):.0f}%, goal >= 90%), {played / seconds:.1f} steps/s reached"
+    )
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
@@ -164,6 +279,8 @@ def main() -> None:
     print(f"re-normalizing  {fetched:.1f} ms a step, kernel fetched; {cached:.1f} ms, kernel in page (<= 50)")
     print(f"strip           {strip:.2f} s for one filter at {STEPS} steps (goal <= 1 s)")
     print(f"side by side    {together:.0f} steps/s with {len(RUNS)} runs shown together (goal >= 10)")
+    with tempfile.TemporaryDirectory() as folder:
+        large_log_directory(Path(folder))
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ import pytest
 
 import filterviz
 from filterviz import RenderOptions
-from filterviz.layer_log import layer_info
+from filterviz.log_format import describe_layer
+from filterviz.plugin_answers import drawing, tile_map
 from filterviz.renderer import Renderer
-from filterviz.tensorboard_plugin import STATIC, drawing, tile_map
+from filterviz.tensorboard_plugin import STATIC
 from tests.helpers import as_rgb
 from tests.helpers.browser import chromium
 
@@ -36,12 +37,12 @@ def page():
 
 
 def drawn_in_browser(driver, kernel, renderer, mode, clip):
-    info = layer_info(renderer, "filters/x", "step", "x", True)
+    info = describe_layer(renderer, "filters/x", "step", "x", True)
     request = {
         "kernel": [None if not np.isfinite(v) else float(v) for v in kernel.astype(np.float32).ravel()],
         "special": {str(i): str(v) for i, v in enumerate(kernel.ravel()) if not np.isfinite(v)},
-        "tilemap": tile_map(info).ravel().tolist(),
-        "drawing": drawing(info),
+        "tilemap": tile_map(renderer).ravel().tolist(),
+        "drawing": drawing(renderer, info),
         "mode": mode,
         "clip": clip,
     }

@@ -3,6 +3,7 @@
 One test per row of the table in docs/hostile-input.md.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 
 import filterviz
 from filterviz.grid import MARKER_COLOUR, MAX_GRID_PIXELS
+from filterviz.logs import LogIndex
 from filterviz.normalize import MID_GRAY
 from tests.helpers import ROOT, cell, logged_images, logged_steps, tile, tiny_data
 
@@ -186,7 +188,7 @@ def test_invalid_schedules_fail_at_construction():
 
 
 DISK_SCRIPT = """
-import subprocess, sys, warnings
+import json, subprocess, sys, warnings
 import keras, numpy as np, filterviz
 from tests.helpers import RendersByBatch
 
@@ -198,10 +200,11 @@ class ReadOnlyAfter(keras.callbacks.Callback):  # the disk turns read-only durin
             subprocess.run(["mount", "-o", "remount,ro", log_dir], check=True)
 
 rng = np.random.default_rng(0)
-x, y = rng.random((32, 16, 16, 1), dtype=np.float32), rng.random((32, 2), dtype=np.float32)
+channels = 3 if mode == "kernels" else 1  # kernels: a 768 x 64 kernel, 196 kB stored with every step
+x, y = rng.random((32, 16, 16, channels), dtype=np.float32), rng.random((32, 2), dtype=np.float32)
 keras.utils.set_random_seed(0)
 first, head = keras.layers.Dense(64, name="dense"), keras.layers.Dense(2, name="head")
-model = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Flatten(), first, head])
+model = keras.Sequential([keras.Input((16, 16, channels)), keras.layers.Flatten(), first, head])
 model.compile("sgd", "mse")
 logger = filterviz.FilterLogger(log_dir, every_n_steps=1, scale=1)  # noisy 137 x 137 grids, ~45 kB each
 renders = RendersByBatch(scale=1)
@@ -212,15 +215,17 @@ with warnings.catch_warnings(record=True) as caught:
 np.savez(sys.argv[3], **{str(step): image for step, image in renders.images.items()})
 ours = [str(w.message) for w in caught if issubclass(w.category, filterviz.FilterVizWarning)]
 failures = [message for message in ours if "failed with" in message]  # skips may be reported too
-print(len(failures), int(keras.ops.convert_to_numpy(model.optimizer.iterations)))
-print(failures[0] if failures else "")
+print(json.dumps({
+    "failures": failures,
+    "kernel notices": [message for message in ours if "no longer stored" in message],
+    "batches": int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
+}))
 """
 
 
-@pytest.mark.parametrize("mode", ["full", "read-only"])
-def test_a_disk_that_fills_up_or_turns_read_only_during_training(tmp_path, mode):
-    """A real 256 kB tmpfs as log_dir, in a private mount namespace: it fills up (ENOSPC), or it is remounted
-    read-only in the second epoch (EROFS). Training finishes, one warning, the images before stay readable."""
+def train_on_a_small_disk(tmp_path, mode: str, size: str):
+    """Run DISK_SCRIPT with a real tmpfs of `size` as log_dir, in a private mount namespace; (what it said,
+    a copy of the log_dir afterwards)."""
     if not shutil.which("unshare"):
         pytest.skip("needs unshare(1) to mount a small filesystem in a private namespace")
     mount_point = tmp_path / "disk"
@@ -228,7 +233,6 @@ def test_a_disk_that_fills_up_or_turns_read_only_during_training(tmp_path, mode)
     copy = tmp_path / "copy"
     script = tmp_path / "train_on_a_small_disk.py"
     script.write_text(DISK_SCRIPT)
-    size = "256k" if mode == "full" else "4m"  # full: two steps (grid and kernel) fit; read-only: all
     command = (
         f"mount -t tmpfs -o size={size} tmpfs {mount_point} && "
         f"{sys.executable} {script} {mount_point} {mode} {tmp_path / 'renders.npz'}; status=$?; "
@@ -246,9 +250,17 @@ def test_a_disk_that_fills_up_or_turns_read_only_during_training(tmp_path, mode)
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    counts, message = result.stdout.splitlines()[-2:]
-    assert counts == "1 12", result.stdout  # exactly one warning, and all 12 batches trained
+    return json.loads(result.stdout.splitlines()[-1]), copy
+
+
+@pytest.mark.parametrize("mode", ["full", "read-only"])
+def test_a_disk_that_fills_up_or_turns_read_only_during_training(tmp_path, mode):
+    """A real 256 kB tmpfs as log_dir, in a private mount namespace: it fills up (ENOSPC), or it is remounted
+    read-only in the second epoch (EROFS). Training finishes, one warning, the images before stay readable."""
+    said, copy = train_on_a_small_disk(tmp_path, mode, "256k" if mode == "full" else "4m")
+    assert len(said["failures"]) == 1 and said["batches"] == 12, said  # one warning; all 12 batches trained
     errno = "No space left on device" if mode == "full" else "Read-only file system"
+    message = said["failures"][0]
     assert errno in message and "Training goes on; the images written before are kept" in message
     steps = logged_steps(copy / "filters", "filters/dense")  # every record readable, in order
     assert steps == sorted(set(steps)) and steps[0] == 0 and len(steps) < 13
@@ -257,3 +269,21 @@ def test_a_disk_that_fills_up_or_turns_read_only_during_training(tmp_path, mode)
     renders = np.load(tmp_path / "renders.npz")
     for step, image in logged_images(copy / "filters", "filters/dense"):
         np.testing.assert_array_equal(image, renders[str(step)], err_msg=f"step {step}")
+
+
+def test_a_full_disk_stops_storing_kernels_before_it_stops_the_grids(tmp_path):
+    """A 768 x 64 Dense layer stores 196 kB of kernel with every step: on a 256 KiB disk its first step does
+    not fit whole. The kernels go first, with one warning; the grids go on while they fit; every record
+    left is readable, none torn."""
+    said, copy = train_on_a_small_disk(tmp_path, "kernels", "256k")
+    assert len(said["kernel notices"]) == 1 and said["batches"] == 12, said
+    assert "is nearly full, so the kernels are no longer stored from step 0 on" in said["kernel notices"][0]
+    history = filterviz.load_history(copy)
+    stored = ~np.isnan(history.kernels).all(axis=(1, 2)) if history.kernels is not None else np.zeros(1, bool)
+    assert list(history.steps[:4]) == [0, 1, 2, 3] and not stored[1:].any()  # at most step 0 has one
+    renders = np.load(tmp_path / "renders.npz")
+    for step, grid in zip(history.steps, history.grids, strict=True):
+        np.testing.assert_array_equal(grid, renders[str(step)], err_msg=f"step {step}")
+    index = LogIndex(copy)
+    index.update()
+    assert index.problems() == {}  # no torn record was left where a reader would stop

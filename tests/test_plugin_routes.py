@@ -66,7 +66,10 @@ def test_runs_and_layers_list_every_layer_logged(logs):
     root, _, _ = logs
     answer = get(client(root), "/runs")
     assert answer.status_code == 200 and answer.mimetype == "application/json"
-    layers = {(layer["run"], layer["tag"]): layer for layer in answer.json}
+    assert answer.json["problems"] == {}
+    layers = {(layer["run"], layer["tag"]): layer for layer in answer.json["layers"]}
+    assert layers[("good/filters", "filters/dense")]["kind"] == "dense"
+    assert layers[("good/filters", "filters/dense")]["kernel_shape"] == [36, 4]
     assert layers[("good/filters", "filters/dense")]["steps"] == 4
     assert layers[(f"{HOSTILE}/filters", "filters/dense")]["steps"] == 2  # names are data, never markup
     layer = get(client(root), "/layer", run="good/filters", tag="filters/dense").json

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from filterviz.log_format import delta_tag
 from filterviz.logs import choose_layer, read_png
 from filterviz.writers.png import decode_png
 
@@ -38,7 +39,10 @@ def read_frames(logdir: str | os.PathLike[str], tag: str | None = None) -> tuple
     """
     delta = tag is not None and tag.endswith("/delta")
     found = choose_layer(logdir, tag.removesuffix("/delta") if delta else tag)
-    images, image_tag = (found.deltas, f"{found.tag}/delta") if delta else (found.grids, found.tag)
+    images, image_tag = (
+        found.locations["delta" if delta else "grid"],
+        delta_tag(found.tag) if delta else found.tag,
+    )
     if not images:
         raise ValueError(
             f"{logdir} holds no {image_tag!r} images: log them with FilterLogger(log_delta=True)."

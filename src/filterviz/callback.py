@@ -14,6 +14,7 @@ from filterviz import FilterVizWarning, layers, validate
 from filterviz.background import BackgroundLogger, Snapshot
 from filterviz.first_step import FirstStep
 from filterviz.layer_log import LayerLog, StoreKernel
+from filterviz.log_format import RUN_NAME
 from filterviz.options import RenderOptions
 from filterviz.renderer import renderer_of
 from filterviz.reports import Reports
@@ -21,8 +22,6 @@ from filterviz.schedule import Schedule
 from filterviz.writers import LoggedStep, Writer, safe_name
 from filterviz.writers import wandb as wandb_writer
 from filterviz.writers.tensorboard import TensorBoardWriter
-
-RUN_NAME = "filters"  # the run directory inside log_dir: TensorBoard shows it as the run "filters"
 
 
 class FilterLogger(keras.callbacks.Callback):
@@ -359,7 +358,7 @@ class FilterLogger(keras.callbacks.Callback):
             writers.append(wandb_writer.WandbWriter(run, self.schedule.axis))
         if self.log_dir is not None:
             try:
-                writers.append(TensorBoardWriter(self.log_dir / RUN_NAME))
+                writers.append(TensorBoardWriter(self.log_dir / RUN_NAME, notice=self._reports.notice))
             except OSError as error:
                 raise OSError(
                     f"FilterLogger cannot write to log_dir={str(self.log_dir)!r}: {error}. "

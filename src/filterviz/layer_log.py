@@ -16,11 +16,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
 from filterviz import health
+from filterviz.log_format import describe_layer
 from filterviz.normalize import as_float
 from filterviz.renderer import Renderer
 from filterviz.tiles import tile_images
@@ -77,7 +78,7 @@ class LayerLog:
         self._previous: np.ndarray | None = None  # the last kernel logged
         self._count = 0  # steps logged
         self.heavy_every = 1  # noise and redundancy at every k-th logged step (chosen at the first)
-        self.info = layer_info(renderer, tag, axis, path, self.stores_kernel)
+        self.info = describe_layer(renderer, tag, axis, path, self.stores_kernel)
         self.info["choice"] = choice
         self.missing_initial = ""  # why the first step logged is not step 0, said in its caption
 
@@ -182,36 +183,3 @@ class LayerLog:
         self.heavy_every = 1 if heavy <= max(HEAVY_FLOOR, budget) else math.ceil(heavy / budget)
         self.info["heavy_every"] = self.heavy_every
         return measured
-
-
-def layer_info(renderer: Renderer, tag: str, axis: str, path: str, kernel_stored: bool) -> dict[str, Any]:
-    """How a layer is drawn, as JSON-ready values: enough to draw its stored kernels again."""
-    layout, plan, options = renderer.layout, renderer.plan, renderer.options
-    return {
-        "version": 1,
-        "tag": tag,
-        "layer": path.rsplit("/", 1)[-1],
-        "path": path,
-        "axis": axis,
-        "kernel_shape": list(renderer.kernel_shape),
-        "kernel_stored": kernel_stored,
-        "kind": layout.kind,
-        "image_shape": list(layout.image_shape),
-        "flatten_order": layout.flatten_order,
-        "shape_source": layout.shape_source,
-        "options": {
-            key: (list(v) if isinstance(v, tuple) else v) for key, v in dataclasses.asdict(options).items()
-        },
-        "plan": {
-            "units": plan.units,
-            "tiles_per_unit": plan.tiles_per_unit,
-            "rows": plan.rows,
-            "cols": plan.cols,
-            "tile_height": plan.tile_height,
-            "tile_width": plan.tile_width,
-            "scale": plan.scale,
-            "padding": plan.padding,
-        },
-        "per_filter": list(health.PER_FILTER),
-        "scalars": list(health.SCALARS),
-    }

@@ -1,51 +1,152 @@
 """Reading back what FilterLogger wrote, without TensorFlow: every step, not TensorBoard's samples.
 
 `LogIndex` scans a log directory's event files, later only what was appended since, and remembers where
-each step's record is rather than holding the run in memory: the Filters tab and `filterviz animate` read
-this way. `load_history` reads one layer whole, as numpy arrays, for notebooks.
+each step's values lie in them rather than holding the runs in memory: the Filters tab, `filterviz
+animate` and `load_history` read this way. Reading a value later decodes that value alone (a grid without
+the kernel stored beside it).
+
+A file that cannot be read (a corrupt record, bytes that are no event) is quarantined at the record where
+it fails: what came before stays, the rest of the file is not read again, and the run says why
+(`RunProblems`). A layer whose description is not valid is kept with its problem and nothing else. A record
+cut short at the end of a file (a writer appending it, or one that died) ends what is read of that file
+until it is complete. A run whose files disappeared or shrank is read again from the start, and a run
+without files is gone. Folders are followed through symbolic links, as TensorBoard does.
 
 Within a run, event files are read in the order of their names (the order they were written in); when a
 step was written twice (a training restarted into the same folder), the later record wins, as in
-TensorBoard. A record cut short at the end of a file (a writer that died mid-write) ends what is read of
-that file until it is complete; a record whose checksum is wrong ends it for good.
+TensorBoard.
+
+Threads: a LogIndex belongs to the one thread that calls `update()`. What it hands out (`views()`,
+`problems()`) is immutable: LayerView holds copies, made when its layer changed, that no later update
+touches, so other threads may read them while the index goes on.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import os
+import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tensorboard.compat.proto import event_pb2, types_pb2
+from google.protobuf.message import DecodeError
+from tensorboard.compat.proto import summary_pb2, types_pb2
 
+from filterviz.log_format import (
+    BadDescription,
+    Description,
+    layer_name,
+    parse_tag,
+    plugin_tag,
+    read_description,
+)
+from filterviz.records import (
+    HEADER,
+    CorruptRecord,
+    field_bytes,
+    fields,
+    read_at,
+    read_records,
+    summary_values,
+)
 from filterviz.writers.png import decode_png
-from filterviz.writers.tensorboard import PLUGIN_NAME, plugin_tag, read_event_at, read_records
 
-IMAGE_PREFIX = "filters/"
-Location = tuple[Path, int]  # an event file and the offset of a record in it
+logger = logging.getLogger("filterviz")
 
 
-@dataclass
-class LayerIndex:
-    """Where everything logged of one layer in one run is."""
+@dataclass(frozen=True)
+class Location:
+    """Where one summary value lies: an event file and the value's bytes in it."""
+
+    path: Path
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file or layer that is read no further, and why."""
+
+    where: str  # the file (or the layer's tag)
+    offset: int  # the byte at which reading stopped (-1 for a layer)
+    reason: str
+
+    def __str__(self) -> str:
+        at = f" at byte {self.offset}" if self.offset >= 0 else ""
+        return f"{self.where}{at}: {self.reason}"
+
+
+class _Layer:
+    """Everything found of one layer in one run so far. Mutable: owned by the thread that updates."""
+
+    def __init__(self, run: str, tag: str) -> None:
+        self.run, self.tag = run, tag
+        self.description: Description | None = None
+        self.problem = ""
+        self.locations: dict[str, dict[int, Location]] = {
+            kind: {} for kind in ("grid", "delta", "kernel", "filters", "update_ratio")
+        }
+        self.grid_sizes: dict[int, tuple[int, int]] = {}  # step -> (height, width), as the event says
+        self.scalars: dict[str, dict[int, float]] = {}
+        self.view: LayerView | None = None  # the last view handed out; None once this layer changed
+
+    def published(self) -> LayerView:
+        if self.view is None:
+            self.view = LayerView(
+                run=self.run,
+                tag=self.tag,
+                description=self.description,
+                problem=self.problem,
+                locations=types.MappingProxyType(
+                    {kind: types.MappingProxyType(dict(steps)) for kind, steps in self.locations.items()}
+                ),
+                grid_sizes=types.MappingProxyType(dict(self.grid_sizes)),
+                scalars=types.MappingProxyType(
+                    {name: tuple(sorted(values.items())) for name, values in self.scalars.items()}
+                ),
+            )
+        return self.view
+
+
+@dataclass(frozen=True)
+class LayerView:
+    """One layer of one run as it was when handed out: immutable, safe to read on any thread."""
 
     run: str  # the run's folder relative to the log directory ("." for the log directory itself)
-    tag: str  # "filters/<layer>"
-    info: dict[str, Any] = field(default_factory=dict)  # how the layer is drawn ({} before health logging)
-    grids: dict[int, Location] = field(default_factory=dict)  # step -> record
-    deltas: dict[int, Location] = field(default_factory=dict)
-    kernels: dict[int, Location] = field(default_factory=dict)
-    filters: dict[int, Location] = field(default_factory=dict)  # the per-filter values
-    update_ratios: dict[int, Location] = field(default_factory=dict)  # per filter
-    scalars: dict[str, dict[int, float]] = field(default_factory=dict)  # health name -> step -> value
+    tag: str  # filters/<layer>
+    description: Description | None  # checked; None when none was logged (or it was not valid)
+    problem: str  # why this layer cannot be shown, or ""
+    locations: Mapping[str, Mapping[int, Location]]  # "grid", "delta", ... -> step -> value
+    grid_sizes: Mapping[int, tuple[int, int]]
+    scalars: Mapping[str, tuple[tuple[int, float], ...]]  # health name -> (step, value), by step
+
+    @cached_property
+    def steps(self) -> tuple[int, ...]:
+        """The steps with a grid, in order."""
+        return tuple(sorted(self.locations["grid"]))
 
     @property
-    def steps(self) -> list[int]:
-        """The steps with a grid, in order."""
-        return sorted(self.grids)
+    def info(self) -> dict[str, Any]:
+        return {} if self.description is None else self.description.info
+
+    @property
+    def name(self) -> str:
+        return self.info.get("layer") or layer_name(self.tag)
+
+
+class _Run:
+    """The event files of one run folder, how far each was read, and the layers found in them."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.read_to: dict[Path, int] = {}
+        self.sizes: dict[Path, int] = {}
+        self.broken: dict[Path, Problem] = {}
+        self.layers: dict[str, _Layer] = {}
 
 
 class LogIndex:
@@ -53,73 +154,189 @@ class LogIndex:
 
     def __init__(self, log_dir: str | os.PathLike[str]) -> None:
         self.log_dir = Path(log_dir)
-        self.layers: dict[tuple[str, str], LayerIndex] = {}
-        self._read_to: dict[Path, int] = {}  # how far each file has been read
-        self._broken: set[Path] = set()  # files with a corrupt record: read no further
+        self._runs: dict[str, _Run] = {}
 
     def update(self) -> None:
-        paths = sorted(self.log_dir.rglob("*tfevents*"), key=lambda p: (p.parent, p.name))
-        for path in paths:
-            if path in self._broken or not path.is_file():
-                continue
+        found = event_files(self.log_dir)
+        for name in set(self._runs) - set(found):
+            del self._runs[name]  # its folder or files were deleted
+        for name, paths in found.items():
+            run = self._runs.get(name)
+            if run is None or any(
+                path not in paths or (path.stat().st_size if path.exists() else 0) < run.sizes.get(path, 0)
+                for path in run.read_to
+            ):
+                run = self._runs[name] = _Run(name)  # new, or files went away or were rewritten: anew
+            for path in paths:
+                self._read(run, path)
+
+    def _read(self, run: _Run, path: Path) -> None:
+        if path in run.broken:
+            return
+        try:
             size = path.stat().st_size
-            if size <= self._read_to.get(path, 0):
+        except OSError:
+            return  # gone since it was listed: the next update drops it
+        run.sizes[path] = size
+        start = run.read_to.get(path, 0)
+        if size <= start:
+            return
+        offset = start  # of the record being read, to say where a failure is
+        try:
+            for offset, end, data in read_records(path, start):
+                self._index(run, path, offset, data)
+                run.read_to[path] = end
+                offset = end
+        except (
+            CorruptRecord,
+            ValueError,
+            DecodeError,
+            OSError,
+            MemoryError,
+            OverflowError,
+            RecursionError,
+        ) as e:
+            at = e.offset if isinstance(e, CorruptRecord) else offset
+            problem = Problem(str(path), at, getattr(e, "reason", None) or f"{type(e).__name__}: {e}")
+            run.broken[path] = problem
+            logger.warning("filterviz: reading no further in %s", problem)
+
+    def _index(self, run: _Run, path: Path, offset: int, data: bytes) -> None:
+        """One event's values: where each lies, and the small ones (health values, descriptions) read."""
+        data = memoryview(data)  # values are looked at in place, not copied
+        step, spans = summary_values(data)
+        for span in spans:
+            meaning = parse_tag(span.tag)
+            if meaning is None:
                 continue
-            run = path.parent.relative_to(self.log_dir).as_posix()
-            try:
-                for offset, end, data in read_records(path, self._read_to.get(path, 0)):
-                    self._index(run, (path, offset), event_pb2.Event.FromString(data))
-                    self._read_to[path] = end
-            except ValueError:
-                self._broken.add(path)
+            layer = run.layers.get(meaning.tag)
+            if layer is None:
+                layer = run.layers[meaning.tag] = _Layer(run.name, meaning.tag)
+            layer.view = None
+            value = data[span.start : span.stop]
+            where = Location(path, offset + HEADER + span.start, offset + HEADER + span.stop)
+            if meaning.kind in ("grid", "delta"):
+                height, width = _image_size(value)
+                layer.locations[meaning.kind][step] = where
+                if meaning.kind == "grid":
+                    layer.grid_sizes[step] = (height, width)
+            elif meaning.kind == "scalar":
+                number = _scalar(summary_pb2.Summary.Value.FromString(bytes(value)))
+                if number is not None:
+                    layer.scalars.setdefault(meaning.name, {})[step] = number
+            else:
+                if layer.description is None and not layer.problem:
+                    self._describe(layer, _metadata(value))
+                if meaning.kind != "layer":
+                    layer.locations[meaning.kind][step] = where
 
-    def _index(self, run: str, where: Location, event: event_pb2.Event) -> None:
-        for value in event.summary.value:
-            parts = value.tag.split("/")
-            if parts[0] == PLUGIN_NAME and len(parts) == 3:
-                layer = self._layer(run, IMAGE_PREFIX + parts[1])
-                if value.metadata.plugin_data.plugin_name == PLUGIN_NAME and not layer.info:
-                    layer.info = json.loads(value.metadata.plugin_data.content or b"{}")
-                kinds = {"kernel": layer.kernels, "filters": layer.filters}
-                kinds["update_ratio"] = layer.update_ratios
-                if parts[2] in kinds:
-                    kinds[parts[2]][event.step] = where
-            elif value.tag.startswith(IMAGE_PREFIX) and len(parts) in (2, 3):
-                layer = self._layer(run, "/".join(parts[:2]))
-                is_image = value.tensor.dtype == types_pb2.DT_STRING and len(value.tensor.string_val) >= 3
-                if is_image:
-                    (layer.grids if len(parts) == 2 else layer.deltas)[event.step] = where
-                elif len(parts) == 3 and value.tensor.float_val:
-                    layer.scalars.setdefault(parts[2], {})[event.step] = float(value.tensor.float_val[0])
+    @staticmethod
+    def _describe(layer: _Layer, metadata: summary_pb2.SummaryMetadata | None) -> None:
+        if metadata is None or not metadata.plugin_data.content:
+            return
+        try:
+            layer.description = read_description(metadata.plugin_data.content)
+        except BadDescription as error:
+            layer.problem = f"its description in the log is not valid: {error}"
+            logger.warning("filterviz: layer %s of run %s: %s", layer.tag, layer.run, layer.problem)
 
-    def _layer(self, run: str, tag: str) -> LayerIndex:
-        key = (run, tag)
-        if key not in self.layers:
-            self.layers[key] = LayerIndex(run, tag)
-        return self.layers[key]
+    def views(self) -> dict[tuple[str, str], LayerView]:
+        """Every layer with a grid or a problem, by (run, tag), as immutable views."""
+        return {
+            (run.name, layer.tag): layer.published()
+            for run in self._runs.values()
+            for layer in run.layers.values()
+            if layer.locations["grid"] or layer.problem
+        }
 
-    def with_grids(self) -> list[LayerIndex]:
+    def problems(self) -> dict[str, tuple[Problem, ...]]:
+        """The files of each run that are read no further, and why."""
+        return {run.name: tuple(run.broken.values()) for run in self._runs.values() if run.broken}
+
+    def with_grids(self) -> list[LayerView]:
         """The layers that have at least one grid, by run and tag."""
-        return [self.layers[key] for key in sorted(self.layers) if self.layers[key].grids]
+        return [view for _, view in sorted(self.views().items()) if view.steps]
 
 
-def read_value(where: Location, tag: str):
-    """The summary value `tag` of the event at `where`."""
-    for value in read_event_at(*where).summary.value:
-        if value.tag == tag:
-            return value
-    raise KeyError(f"{where[0]} has no value {tag!r} at byte {where[1]}")
+def event_files(log_dir: Path) -> dict[str, list[Path]]:
+    """Run folder (relative, "." for the log directory) -> its event files in name order. Symbolic links
+    to folders are followed, each real folder once."""
+    runs: dict[str, list[Path]] = {}
+    seen: set[str] = set()
+    for folder, subfolders, files in os.walk(log_dir, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders[:] = []  # a link back up the tree
+            continue
+        seen.add(real)
+        subfolders.sort()
+        events = sorted(name for name in files if "tfevents" in name)
+        if events:
+            run = Path(folder).relative_to(log_dir).as_posix()
+            runs[run] = [Path(folder) / name for name in events]
+    return runs
+
+
+def _image_size(value: memoryview) -> tuple[int, int]:
+    """(height, width) of a serialized image summary, read from its tensor's first two strings without
+    decoding (or copying) the PNG. ValueError for a value that is not one."""
+    tensor = field_bytes(value, 8)  # summary.proto: TensorProto tensor = 8
+    dtype, strings = None, []
+    for number, content in fields(tensor if tensor is not None else b""):
+        if number == 1:  # tensor.proto: DataType dtype = 1
+            dtype = content
+        elif number == 8 and len(strings) < 3:  # repeated bytes string_val = 8
+            strings.append(content)
+    if dtype != types_pb2.DT_STRING or len(strings) < 3:
+        raise ValueError("an image tag whose value is not an image summary")
+    width, height = int(bytes(strings[0])), int(bytes(strings[1]))  # ValueError if they are not numbers
+    return height, width
+
+
+def _scalar(value: summary_pb2.Summary.Value) -> float | None:
+    if value.tensor.float_val:
+        return float(value.tensor.float_val[0])
+    if value.HasField("simple_value"):
+        return float(value.simple_value)
+    return None
+
+
+def _metadata(value: bytes) -> summary_pb2.SummaryMetadata | None:
+    """The metadata of a serialized Summary.Value, parsed without its tensor (a kernel may be large)."""
+    content = field_bytes(value, 9)  # summary.proto: SummaryMetadata metadata = 9
+    return None if content is None else summary_pb2.SummaryMetadata.FromString(bytes(content))
+
+
+class Unreadable(ValueError):
+    """A value the index located is not there, or not what it was (the file changed since)."""
+
+
+def read_value(where: Location, tag: str) -> summary_pb2.Summary.Value:
+    """The summary value `tag` at `where`."""
+    try:
+        value = summary_pb2.Summary.Value.FromString(
+            read_at(where.path, where.start, where.stop - where.start)
+        )
+    except (OSError, DecodeError, CorruptRecord) as error:
+        raise Unreadable(f"{where.path.name}: {error}") from None
+    if value.tag != tag:
+        raise Unreadable(f"{where.path.name} changed since it was read")
+    return value
 
 
 def read_png(where: Location, tag: str) -> bytes:
     return read_value(where, tag).tensor.string_val[2]
 
 
-def read_array(where: Location, tag: str) -> np.ndarray:
-    """A float32 tensor written by FilterLogger, as a numpy array of its shape."""
+def read_array(where: Location, tag: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """A float32 tensor written by FilterLogger, of its shape (which must be `shape` when given)."""
     tensor = read_value(where, tag).tensor
-    shape = [dim.size for dim in tensor.tensor_shape.dim]
-    return np.frombuffer(tensor.tensor_content, np.float32).reshape(shape)
+    dims = tuple(dim.size for dim in tensor.tensor_shape.dim)
+    if tensor.dtype != types_pb2.DT_FLOAT or (shape is not None and dims != tuple(shape)):
+        raise Unreadable(f"{tag} holds a {dims} tensor where {shape} was described")
+    if len(tensor.tensor_content) != 4 * int(np.prod(dims)):
+        raise Unreadable(f"{tag} holds {len(tensor.tensor_content)} bytes for a {dims} float32 tensor")
+    return np.frombuffer(tensor.tensor_content, "<f4").reshape(dims)
 
 
 @dataclass(frozen=True)
@@ -146,7 +363,7 @@ class History:
     kernels: np.ndarray | None
     health: dict[str, np.ndarray]
     per_filter: dict[str, np.ndarray]
-    info: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 def load_history(log_dir: str | os.PathLike[str], layer: str | None = None) -> History:
@@ -164,26 +381,26 @@ def load_history(log_dir: str | os.PathLike[str], layer: str | None = None) -> H
         >>> history.steps, history.health["update_ratio"]  # doctest: +SKIP
     """
     found = choose_layer(log_dir, layer)
-    steps = found.steps
-    grids = [decode_png(read_png(found.grids[step], found.tag)) for step in steps]
+    steps = list(found.steps)
+    grids = [decode_png(read_png(found.locations["grid"][step], found.tag)) for step in steps]
+    delta_tag = f"{found.tag}/delta"
     deltas = [
-        decode_png(read_png(found.deltas[step], f"{found.tag}/delta")) if step in found.deltas else None
+        decode_png(read_png(found.locations["delta"][step], delta_tag))
+        if step in found.locations["delta"]
+        else None
         for step in steps
     ]
-    health = {
-        name: np.array([values.get(step, np.nan) for step in steps], np.float64)
-        for name, values in found.scalars.items()
-    }
+    health = {name: _aligned(steps, dict(points), np.float64) for name, points in found.scalars.items()}
     per_filter: dict[str, np.ndarray] = {}
-    rows = _arrays(found, "filters", found.filters)
+    rows = _arrays(found, "filters")
     for i, name in enumerate(found.info.get("per_filter", [])):
         per_filter[name] = _aligned(steps, {step: values[i] for step, values in rows.items()})
-    ratios = _arrays(found, "update_ratio", found.update_ratios)
+    ratios = _arrays(found, "update_ratio")
     if ratios:
         per_filter["update_ratio"] = _aligned(steps, ratios)
-    kernels = _arrays(found, "kernel", found.kernels)
+    kernels = _arrays(found, "kernel")
     return History(
-        layer=found.tag.removeprefix(IMAGE_PREFIX),
+        layer=layer_name(found.tag),
         run=found.run,
         steps=np.array(steps, np.int64),
         grids=grids,
@@ -195,7 +412,7 @@ def load_history(log_dir: str | os.PathLike[str], layer: str | None = None) -> H
     )
 
 
-def choose_layer(log_dir: str | os.PathLike[str], layer: str | None = None) -> LayerIndex:
+def choose_layer(log_dir: str | os.PathLike[str], layer: str | None = None) -> LayerView:
     """The one layer logged under `log_dir` (or the one named). ValueError naming what there is."""
     log_dir = Path(log_dir)
     if not log_dir.is_dir():
@@ -206,7 +423,7 @@ def choose_layer(log_dir: str | os.PathLike[str], layer: str | None = None) -> L
     listing = ", ".join(f"{found.tag} (run {found.run})" for found in layers) or "none"
     wanted = layers
     if layer is not None:
-        tag = layer if layer.startswith(IMAGE_PREFIX) else IMAGE_PREFIX + layer
+        tag = layer if layer.startswith("filters/") else f"filters/{layer}"
         wanted = [found for found in layers if found.tag == tag]
     if not wanted:
         what = f"tag {layer!r}" if layer else "filter images (tags filters/...)"
@@ -221,11 +438,12 @@ def choose_layer(log_dir: str | os.PathLike[str], layer: str | None = None) -> L
     return wanted[0]
 
 
-def _arrays(found: LayerIndex, part: str, locations: dict[int, Location]) -> dict[int, np.ndarray]:
-    return {step: read_array(where, plugin_tag(found.tag, part)) for step, where in locations.items()}
+def _arrays(found: LayerView, part: str) -> dict[int, np.ndarray]:
+    tag = plugin_tag(found.tag, part)
+    return {step: read_array(where, tag) for step, where in found.locations[part].items()}
 
 
-def _aligned(steps: list[int], values: dict[int, np.ndarray], dtype=np.float64) -> np.ndarray:
+def _aligned(steps: list[int], values: dict[int, Any], dtype=np.float64) -> np.ndarray:
     """One row per step, NaN where `values` has none."""
     shape = np.shape(next(iter(values.values())))
     out = np.full((len(steps), *shape), np.nan, dtype)

@@ -59,6 +59,11 @@ class Reports:
                 self._render_failure_told = True
                 self._untold.append(_failure("rendering", error))
 
+    def notice(self, message: str) -> None:
+        """Something the user should know, told by a writer once (it keeps track of that itself)."""
+        with self._lock:
+            self._untold.append(message)
+
     def write_failed(self, destination: str, error: BaseException) -> None:
         with self._lock:
             self._untold.append(_failure(f"writing to {destination}", error))

@@ -1,18 +1,22 @@
 """The Filters tab: a TensorBoard dynamic plugin, found through the `tensorboard_plugins` entry point.
 
 TensorBoard loads `/data/plugin/filterviz/index.js` into the tab's frame; that ES module and the modules it
-imports (`static/`) draw everything from the JSON and binary routes below. The routes answer only for the
-runs, tags, steps and filters that exist (400 for a malformed request, 404 for one that names nothing
-logged), never take a file path from the request, and never show a traceback (500 with a plain message).
+imports (`static/`) draw everything from the JSON and binary routes below. The routes only parse a request
+and delegate: to a source (`plugin_sources`) for what was logged, to `plugin_answers` for what is made of
+it. They answer only for the runs, tags, steps and filters that exist (400 for a malformed request, 404 for
+one that names nothing logged, 422 for something logged that cannot be shown, with the reason), never
+take a file path from the request, never echo one, and never show a traceback (500 with a plain message,
+for a fault of filterviz's own).
 
 Routes, under /data/plugin/filterviz/:
-  /runs                          every layer logged, by run and tag, with its number of steps
+  /runs                          every layer logged, by run and tag, and the files of a run read no further
   /layer?run=&tag=               how it is drawn, its steps, its health curves, where kernels are stored
   /grid?run=&tag=&step=          the grid PNG as logged            /delta?...: the log_delta grid
   /filters?run=&tag=&step=       the per-filter values at a step (norm, min, max, ...; null for NaN)
   /kernel?run=&tag=&step=        the stored kernel, float32 little-endian, in Keras layout
   /tilemap?run=&tag=             which kernel value each pixel of each tile shows (int32), for re-drawing
-  /strip?run=&tag=&filter=       one filter's tiles at every logged step, side by side, as a PNG
+  /strip?run=&tag=&filter=       one filter's tiles over the run, side by side, as a PNG (its steps in the
+                                 X-Filterviz-Steps header)
   /filter_series?run=&tag=&filter=   one filter's per-filter values at every step
 """
 
@@ -21,26 +25,29 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 from tensorboard import plugin_util
 from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from filterviz.plugin_sources import LayerSummary, LocalSource, ProviderSource
+from filterviz import plugin_answers
+from filterviz.log_format import PLUGIN_NAME
+from filterviz.logs import LayerView, Unreadable
+from filterviz.plugin_sources import LocalSource, ProviderSource
 from filterviz.writers.png import decode_png, encode_png
-from filterviz.writers.tensorboard import PLUGIN_NAME
 
 STATIC = Path(__file__).parent / "static"
 CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css"}
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
 logger = logging.getLogger(__name__)
 
 
 class RequestError(Exception):
-    """A request that names nothing logged, or is malformed: answered with `status` and the message."""
+    """A request that names nothing logged, is malformed, or asks for what cannot be shown: answered with
+    `status` and the message (which never repeats the request)."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -78,11 +85,10 @@ class FilterVizPlugin(base_plugin.TBPlugin):
             "/tilemap": self._tilemap,
             "/strip": self._strip,
             "/filter_series": self._filter_series,
+            "/index.js": lambda request: self._file(request, "index.js"),
+            "/static/*": lambda request: self._file(request, request.path.rsplit("/", 1)[-1]),
         }
-        apps = {path: _guarded(handler, self) for path, handler in routes.items()}
-        apps["/index.js"] = _guarded(self._index_js, self)
-        apps["/static/*"] = _guarded(self._static_file, self)
-        return apps
+        return {path: _guarded(handler) for path, handler in routes.items()}
 
     def is_active(self) -> bool:
         return False  # data_plugin_names() answers: FilterLogger marks every layer with a filterviz tensor
@@ -93,7 +99,7 @@ class FilterVizPlugin(base_plugin.TBPlugin):
     def frontend_metadata(self):
         return base_plugin.FrontendMetadata(es_module_path="/index.js", tab_name="Filters")
 
-    # Reading.
+    # Parsing: which source, which layer, which step or filter.
 
     def source(self, request) -> LocalSource | ProviderSource:
         if self._local is not None:
@@ -102,21 +108,20 @@ class FilterVizPlugin(base_plugin.TBPlugin):
             plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
         )
 
-    def summary(self, request) -> LayerSummary:
-        """The layer the request's run and tag name: 404 when nothing was logged under them."""
+    def view(self, request, *, shown: bool = True) -> LayerView:
+        """The layer the request's run and tag name: 404 when nothing was logged under them, 422 when it
+        cannot be shown (`shown`: the route needs its description)."""
         run, tag = _text(request, "run"), _text(request, "tag")
-        for summary in self.source(request).summaries():
-            if summary.run == run and summary.tag == tag:
-                return summary
-        raise RequestError(404, "no filters were logged under this run and tag")
+        view = self.source(request).layers().get((run, tag))
+        if view is None:
+            raise RequestError(404, "no filters were logged under this run and tag")
+        if view.problem:
+            raise RequestError(422, f"this layer cannot be shown: {view.problem}")
+        if shown and view.description is None:
+            raise RequestError(422, "this layer was logged without the description its grids are read with")
+        return view
 
     # Routes.
-
-    def _index_js(self, request):
-        return self._file(request, "index.js")
-
-    def _static_file(self, request):
-        return self._file(request, request.path.rsplit("/", 1)[-1])
 
     def _file(self, request, name: str):
         path = self._static.get(name)
@@ -125,163 +130,79 @@ class FilterVizPlugin(base_plugin.TBPlugin):
         return http_util.Respond(request, path.read_bytes(), CONTENT_TYPES[path.suffix])
 
     def _runs(self, request):
-        layers = [
-            {"run": s.run, "tag": s.tag, "layer": s.public()["layer"], "steps": len(s.steps)}
-            for s in self.source(request).summaries()
-        ]
-        return _json(request, layers)
+        source = self.source(request)
+        layers = [plugin_answers.layer_entry(view) for _, view in sorted(source.layers().items())]
+        problems = {run: [str(problem) for problem in found] for run, found in source.problems().items()}
+        return _json(request, {"layers": layers, "problems": problems})
 
     def _layer(self, request):
-        summary = self.summary(request)
-        answer = summary.public()
-        if summary.info:
-            answer["drawing"] = drawing(summary.info)
-        return _json(request, answer)
+        return _json(request, plugin_answers.layer_summary(self.view(request)))
 
     def _grid(self, request):
-        summary = self.summary(request)
-        step = _step(request, summary.steps)
-        return http_util.Respond(
-            request, self.source(request).png(summary.run, summary.tag, step), "image/png"
-        )
+        view = self.view(request, shown=False)
+        step = _step(request, view.locations["grid"])
+        return http_util.Respond(request, self.source(request).png(view, step), "image/png")
 
     def _delta(self, request):
-        summary = self.summary(request)
-        step = _step(request, summary.delta_steps)
-        png = self.source(request).png(summary.run, summary.tag, step, delta=True)
-        return http_util.Respond(request, png, "image/png")
+        view = self.view(request, shown=False)
+        step = _step(request, view.locations["delta"])
+        return http_util.Respond(request, self.source(request).png(view, step, delta=True), "image/png")
 
     def _filters(self, request):
-        summary = self.summary(request)
-        step = _step(request, summary.steps)
-        values = self.source(request).filters(summary.run, summary.tag, step)
-        return _json(request, {name: [_number(v) for v in array] for name, array in values.items()})
+        view = self.view(request)
+        step = _step(request, view.locations["grid"])
+        values = self.source(request).filters(view, step)
+        return _json(
+            request, {name: [plugin_answers.number(v) for v in array] for name, array in values.items()}
+        )
 
     def _kernel(self, request):
-        summary = self.summary(request)
-        step = _step(request, summary.kernel_steps)
-        kernel = self.source(request).kernel(summary.run, summary.tag, step)
+        view = self.view(request)
+        step = _step(request, view.locations["kernel"])
+        kernel = self.source(request).kernel(view, step)
         return http_util.Respond(request, kernel.astype("<f4").tobytes(), "application/octet-stream")
 
     def _tilemap(self, request):
-        summary = self.summary(request)
-        if not summary.info:
-            raise RequestError(404, "this layer was logged without the description the map is made from")
-        return http_util.Respond(
-            request, tile_map(summary.info).astype("<i4").tobytes(), "application/octet-stream"
-        )
+        view = self.view(request)
+        tiles = plugin_answers.tile_map(view.description.renderer)
+        return http_util.Respond(request, tiles.astype("<i4").tobytes(), "application/octet-stream")
 
     def _strip(self, request):
-        summary = self.summary(request)
-        index = _filter(request, summary)
+        view = self.view(request)
+        unit = _filter(request, view)
         source = self.source(request)
-        grids = (decode_png(source.png(summary.run, summary.tag, step)) for step in summary.steps)
-        strip = filter_strip(grids, summary.info["plan"], index, len(summary.steps))
-        return http_util.Respond(request, encode_png(strip, colour=True), "image/png")
+        steps = plugin_answers.strip_steps(view.steps)
+
+        def grid_at(step: int):
+            return decode_png(source.png(view, step))  # checked to be of the layer's grid size
+
+        strip = plugin_answers.filter_strip(view.description.renderer, unit, steps, grid_at)
+        response = http_util.Respond(request, encode_png(strip, colour=True), "image/png")
+        response.headers["X-Filterviz-Steps"] = ",".join(map(str, steps))
+        return response
 
     def _filter_series(self, request):
-        summary = self.summary(request)
-        index = _filter(request, summary)
-        series = self.source(request).filter_series(summary.run, summary.tag)
+        view = self.view(request)
+        unit = _filter(request, view)
+        series = self.source(request).filter_series(view, unit)
         answer = {
-            name: [[step, _number(values[index])] for step, values in sorted(by_step.items())]
-            for name, by_step in series.items()
+            name: [[step, plugin_answers.number(value)] for step, value in points]
+            for name, points in series.items()
         }
         return _json(request, answer)
 
 
-STRIP_COLUMNS = 100  # thumbnails per row of a filter's strip
-
-
-def filter_strip(grids, plan: dict[str, int], unit: int, count: int) -> np.ndarray:
-    """Unit `unit`'s cells (its tile, or its row of channel tiles) cropped from each of `count` grids, left
-    to right in rows of STRIP_COLUMNS, one separator pixel apart, on the separator colour."""
-    from filterviz.grid import PADDING_COLOUR
-
-    scale, padding = plan["scale"], plan["padding"]
-    cell_height = plan["tile_height"] * scale
-    cell_width = plan["tile_width"] * scale
-    per_unit = plan["tiles_per_unit"]
-    if per_unit > 1:  # a row per unit, a column per channel: the whole row
-        top, left, width = (
-            padding + unit * (cell_height + padding),
-            padding,
-            per_unit * (cell_width + padding) - padding,
-        )
-    else:
-        row, column = divmod(unit, plan["cols"])
-        top, left, width = (
-            padding + row * (cell_height + padding),
-            padding + column * (cell_width + padding),
-            cell_width,
-        )
-    columns = min(count, STRIP_COLUMNS)
-    rows = -(-count // columns)
-    strip = np.empty((rows * (cell_height + 1) + 1, columns * (width + 1) + 1, 3), np.uint8)
-    strip[...] = PADDING_COLOUR
-    for k, grid in enumerate(grids):
-        cell = grid[top : top + cell_height, left : left + width]
-        y, x = divmod(k, columns)
-        strip[1 + y * (cell_height + 1) :][:cell_height, 1 + x * (width + 1) :][:, :width] = (
-            cell  # gray: broadcast
-        )
-    return strip
-
-
-def drawing(info: dict[str, Any]) -> dict[str, Any]:
-    """What the browser needs to draw the layer's tiles from a stored kernel as `filterviz.render` does."""
-    from filterviz.grid import MARKER_COLOUR, PADDING_COLOUR
-
-    renderer = renderer_from_info(info)
-    lut = renderer.lut
-    return {
-        "tiles": renderer.plan.tiles,
-        "tile_channels": renderer.layout.tile_channels,
-        "lut": None if lut is None else lut.tolist(),
-        "padding_colour": list(PADDING_COLOUR),
-        "marker_colour": list(MARKER_COLOUR),
-        "options": info["options"],
-        "plan": info["plan"],
-    }
-
-
-def renderer_from_info(info: dict[str, Any]):
-    """The Renderer FilterLogger drew this layer with, from what it logged about it."""
-    from filterviz.options import RenderOptions
-    from filterviz.renderer import Renderer
-
-    options = {
-        key: tuple(value) if isinstance(value, list) else value for key, value in info["options"].items()
-    }
-    inferred = None
-    if info["shape_source"] == "model":
-        inferred = (tuple(info["image_shape"]), info["flatten_order"])
-    return Renderer(
-        tuple(info["kernel_shape"]), RenderOptions(**options), kind=info["kind"], inferred_tile_shape=inferred
-    )
-
-
-def tile_map(info: dict[str, Any]) -> np.ndarray:
-    """(tiles, height, width, channels): the flat index in the kernel of the value each tile pixel shows,
-    tiles in grid order, colour channels as drawn (BGR flipped)."""
-    from filterviz.tiles import tile_values, tiles_from_levels
-
-    renderer = renderer_from_info(info)
-    layout, plan = renderer.layout, renderer.plan
-    indices = np.arange(int(np.prod(renderer.kernel_shape)), dtype=np.int64).reshape(renderer.kernel_shape)
-    columns = tile_values(indices, layout, plan.units, plan.tiles_per_unit)
-    tiles = tiles_from_levels(np.ascontiguousarray(columns.T), layout, plan.units, plan.tiles_per_unit)
-    height, width = layout.tile_size
-    return tiles.reshape(-1, height, width, tiles.shape[-1])
-
-
-def _guarded(handler, plugin):
+def _guarded(handler):
     @wrappers.Request.application
     def app(request):
         try:
             return handler(request)
         except RequestError as error:
             return http_util.Respond(request, str(error), "text/plain", code=error.status)
+        except (Unreadable, plugin_answers.TooLarge) as error:
+            return http_util.Respond(request, f"cannot be shown: {error}", "text/plain", code=422)
+        except FileNotFoundError:
+            return http_util.Respond(request, "this run's files were deleted", "text/plain", code=404)
         except Exception:
             logger.exception("filterviz: %s failed", request.path)
             return http_util.Respond(
@@ -299,10 +220,9 @@ def _text(request, name: str) -> str:
 
 
 def _int(request, name: str) -> int:
-    text = _text(request, name)
-    if not (text.isascii() and text.lstrip("-").isdigit()) or len(text) > 18:
+    if not _WHOLE_NUMBER.fullmatch(_text(request, name)):
         raise RequestError(400, f"parameter {name!r} must be a whole number")
-    return int(text)
+    return int(request.args[name])
 
 
 def _step(request, steps) -> int:
@@ -312,17 +232,12 @@ def _step(request, steps) -> int:
     return step
 
 
-def _filter(request, summary: LayerSummary) -> int:
+def _filter(request, view: LayerView) -> int:
     """A unit (filter) drawn in this layer's grid."""
     index = _int(request, "filter")
-    if not 0 <= index < summary.info.get("plan", {}).get("units", 0):
+    if not 0 <= index < view.description.renderer.plan.units:
         raise RequestError(404, "no such filter in this layer's grid")
     return index
-
-
-def _number(value) -> float | None:
-    value = float(value)
-    return value if np.isfinite(value) else None
 
 
 def _json(request, value) -> wrappers.Response:

@@ -154,9 +154,7 @@ def tile_layout(
             image_shape, source = tuple(tile_shape), shape_source or "tile_shape"
         units = shape[1]
     else:
-        layout = TileLayout(kind, 0, (1, 1, 1), "hwc", False, "kernel")
-        images = layout.images_of(np.empty(shape, np.uint8))
-        image_shape, units = images.shape[:3], images.shape[3]
+        image_shape, units = _images_shape(kind, shape)
     if bgr and image_shape[2] != 3:
         raise ValueError(
             f"bgr=True flips the colour channels of 3-channel tiles, but these tiles have {image_shape[2]} "
@@ -170,6 +168,19 @@ def tile_layout(
         bgr=bgr,
         shape_source=source,
     )
+
+
+def _images_shape(kind: str, shape: tuple[int, ...]) -> tuple[tuple[int, int, int], int]:
+    """((H, W, C), units) of `TileLayout.images_of` for a kernel of `shape`, without making one."""
+    if kind in ("conv1d", "conv1d_transpose"):  # (k, in, units)
+        return (shape[1], shape[0], 1), shape[2]
+    if kind == "depthwise1d":  # (k, in, m)
+        return (1, shape[0], 1), shape[1] * shape[2]
+    if kind == "depthwise2d":  # (kh, kw, in, m)
+        return (shape[0], shape[1], 1), shape[2] * shape[3]
+    if kind in ("conv3d", "conv3d_transpose"):  # (kd, kh, kw, c, units)
+        return (shape[1], shape[0] * shape[2], shape[3]), shape[4]
+    return (shape[0], shape[1], shape[2]), shape[3]  # conv2d, conv2d_transpose: (kh, kw, c, units)
 
 
 def nearly_square(n: int) -> tuple[int, int]:

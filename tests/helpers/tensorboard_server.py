@@ -21,9 +21,10 @@ STARTUP_TIMEOUT = 120.0  # seconds; TensorBoard imports TensorFlow when it can, 
 
 
 class TensorBoardServer:
-    def __init__(self, base: str, log):
+    def __init__(self, base: str, log, process: subprocess.Popen | None = None):
         self.base = base
         self._log = log  # the server's stderr, for a helpful timeout message
+        self.process = process
 
     def get(self, path: str, **query) -> bytes:
         url = f"{self.base}{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
@@ -77,7 +78,7 @@ def tensorboard(logdir, *extra: str):
     log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
     try:
-        yield TensorBoardServer(_address(process, log), log)
+        yield TensorBoardServer(_address(process, log), log, process)
     finally:
         process.terminate()
         try:

@@ -8,9 +8,23 @@ export function url(route, params = {}) {
   return address;
 }
 
+// Every request that fails is told here too (an Event with .detail = { route, message }), so that the tab
+// can say so, whoever asked.
+export const failures = new EventTarget();
+
 async function fetched(route, params) {
-  const response = await fetch(url(route, params));
-  if (!response.ok) throw new Error(`${route}: ${response.status} ${await response.text()}`);
+  let response;
+  try {
+    response = await fetch(url(route, params));
+  } catch (error) {
+    failures.dispatchEvent(new CustomEvent("failure", { detail: { route, message: String(error.message || error) } }));
+    throw error;
+  }
+  if (!response.ok) {
+    const message = `${response.status} ${await response.text()}`;
+    failures.dispatchEvent(new CustomEvent("failure", { detail: { route, message } }));
+    throw new Error(`${route}: ${message}`);
+  }
   return response;
 }
 
@@ -24,8 +38,14 @@ export async function bytes(route, params) {
 
 // A PNG as an ImageBitmap: decoded once, drawn many times. Never smoothed: bitmaps keep exact pixels.
 export async function image(route, params) {
-  const blob = await (await fetched(route, params)).blob();
-  return createImageBitmap(blob, { premultiplyAlpha: "none", colorSpaceConversion: "none" });
+  return (await imageAndHeaders(route, params)).bitmap;
+}
+
+export async function imageAndHeaders(route, params) {
+  const response = await fetched(route, params);
+  const blob = await response.blob();
+  const bitmap = await createImageBitmap(blob, { premultiplyAlpha: "none", colorSpaceConversion: "none" });
+  return { bitmap, headers: response.headers };
 }
 
 // At most `capacity` values, the least recently used going first: a long run never fills the page's

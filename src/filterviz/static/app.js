@@ -29,9 +29,9 @@ const SORTS = [
 const UPDATE_RATIO = { log: true, band: [1e-4, 1e-2] }; // CS231n's healthy band around 1e-3
 const CURVES = [
   ["update_ratio", "update ratio (log)", UPDATE_RATIO],
-  ["dead", "dead filters", {}],
+  ["dead", "dead filters", { share: true }],
   ["noise", "noise (1 = random)", {}],
-  ["redundancy", "near-duplicates", {}],
+  ["redundancy", "near-duplicates", { share: true }],
 ];
 const CACHED_GRIDS = 48; // decoded grids kept, so memory stays bounded however long the run
 const CACHED_KERNELS = 24;
@@ -75,6 +75,16 @@ export function formatValue(name, value) {
   if (value === 0) return "0";
   if (name === "update_ratio" || Math.abs(value) < 1e-3) return value.toExponential(2);
   return value.toFixed(3);
+}
+
+// Two entries of /runs for the same layer: the same kind of kernel, of the same shape (a name alone says
+// little: Keras names a layer conv2d in every process).
+export function sameLayer(a, b) {
+  return Boolean(a && b) && a.kind === b.kind && JSON.stringify(a.kernel_shape) === JSON.stringify(b.kernel_shape);
+}
+
+export function describeKind(entry) {
+  return entry?.kind ? `${entry.kind} ${(entry.kernel_shape || []).join("×")}` : "such";
 }
 
 // The largest of `steps` (sorted) at or below `step`, or null.
@@ -131,12 +141,15 @@ export class Dashboard {
     this.views = [];
     this.steps = []; // the shared steps: every step any view logged
     this.index = 0;
-    this.token = 0;
+    this.token = 0; // the number of the latest step asked for
+    this.drawnToken = 0; // and of the latest one drawn
+    this.loading = 0; // steps asked for and not yet drawn
     this.playing = null;
     this.selected = null; // the filter (unit) shown in the panel
     this.grids = new api.Cache(CACHED_GRIDS, (bitmap) => bitmap.close());
     this.kernels = new api.Cache(CACHED_KERNELS);
     this.filterValues = new api.Cache(32);
+    this.lives = new api.Cache(8, (life) => life.strip.close());
     this.build();
   }
 
@@ -158,6 +171,7 @@ export class Dashboard {
     this.stepLabel = element(doc, "output", { "aria-live": "polite" });
     this.healthView = element(doc, "dl", { class: "health", "aria-label": "Health at this step" });
     this.note = element(doc, "p", { class: "note", role: "status" });
+    this.about = element(doc, "p", { class: "about" });
     this.message = element(doc, "p", { class: "message", role: "status" });
     this.viewsBox = element(doc, "div", { class: "views" });
     this.tooltip = element(doc, "div", { class: "tooltip", role: "tooltip", hidden: "" });
@@ -186,7 +200,7 @@ export class Dashboard {
       [this.playButton, labelled(doc, "speed", "Speed", this.speedPicker), labelled(doc, "step", "Step", this.slider), this.stepLabel],
     ].map((children) => element(doc, "div", { class: "controls" }, ...children));
     const stage = element(doc, "div", { class: "stage" }, this.viewsBox, this.tooltip);
-    this.root = element(doc, "main", { class: "filterviz" }, ...rows, this.healthView, this.note, this.message, stage, this.legend, this.curves, this.panel);
+    this.root = element(doc, "main", { class: "filterviz" }, ...rows, this.about, this.healthView, this.note, this.message, stage, this.legend, this.curves, this.panel);
     doc.body.append(this.root);
 
     this.runPicker.addEventListener("change", () => this.fillLayers());
@@ -195,6 +209,7 @@ export class Dashboard {
       control.addEventListener("change", () => this.show(this.index));
     }
     this.playButton.addEventListener("click", () => this.togglePlay());
+    api.failures.addEventListener("failure", (event) => this.say(`Could not load ${event.detail.route}: ${event.detail.message}`));
     this.speedPicker.addEventListener("change", () => this.playing && this.play());
     this.slider.addEventListener("input", () => this.show(Number(this.slider.value)));
     doc.addEventListener("keydown", (event) => this.onKey(event));
@@ -207,12 +222,14 @@ export class Dashboard {
   }
 
   async loadRuns() {
-    this.layers = await api.json("runs");
-    if (this.layers.length === 0) {
+    const answer = await api.json("runs");
+    this.layers = answer.layers;
+    this.problems = answer.problems; // run -> the files of it that are read no further, and why
+    if (this.layers.length === 0 && Object.keys(this.problems).length === 0) {
       this.say("No filters are logged under this log directory yet. Log them with filterviz.FilterLogger(log_dir).");
       return;
     }
-    const runs = [...new Set(this.layers.map((layer) => layer.run))];
+    const runs = [...new Set([...this.layers.map((layer) => layer.run), ...Object.keys(this.problems)])].sort();
     this.runPicker.replaceChildren(...runs.map((run) => element(this.doc, "option", { value: run }, run)));
     await this.fillLayers();
   }
@@ -221,38 +238,69 @@ export class Dashboard {
     const run = this.runPicker.value;
     const options = this.layers
       .filter((layer) => layer.run === run)
-      .map((layer) => element(this.doc, "option", { value: layer.tag }, layer.layer));
+      .map((layer) => element(this.doc, "option", { value: layer.tag }, layer.layer + (layer.problem ? " (cannot be shown)" : "")));
     this.layerPicker.replaceChildren(...options);
     await this.selectLayer();
   }
 
-  // The main run's layer, and the runs that logged the same layer to compare with.
+  // The entry of /runs for a run and tag.
+  entry(run, tag) {
+    return this.layers.find((layer) => layer.run === run && layer.tag === tag);
+  }
+
+  // What is wrong with the main run, in words: its unreadable files, and its layer when it cannot be shown.
+  runNotes(run, layer) {
+    const notes = (this.problems[run] || []).map((problem) => `Part of this run could not be read, and is not shown: ${problem}`);
+    if (layer?.problem) notes.unshift(`This layer cannot be shown: ${layer.problem}`);
+    return notes.join(" ");
+  }
+
+  // The main run's layer, and the runs that logged the same layer (same kind and kernel shape) to compare.
   async selectLayer() {
     this.stop();
     this.closePanel();
     const tag = this.layerPicker.value;
-    const others = this.layers.filter((layer) => layer.tag === tag && layer.run !== this.runPicker.value);
+    const main = this.entry(this.runPicker.value, tag);
+    const others = this.layers.filter((layer) => layer.run !== main?.run && !layer.problem && sameLayer(layer, main));
     const boxes = others.map((layer) => {
-      const box = element(this.doc, "input", { type: "checkbox", value: layer.run });
+      const box = element(this.doc, "input", { type: "checkbox", value: layer.run, "data-tag": layer.tag });
       box.addEventListener("change", () => this.setViews());
-      return element(this.doc, "label", {}, box, layer.run);
+      return element(this.doc, "label", {}, box, `${layer.run} · ${layer.layer}`);
     });
-    this.compare.replaceChildren(this.compare.firstChild, ...(boxes.length ? boxes : [element(this.doc, "span", { class: "none" }, "no other run logged this layer")]));
+    const none = element(this.doc, "span", { class: "none" }, `no other run logged a ${describeKind(main)} layer`);
+    this.compare.replaceChildren(this.compare.firstChild, ...(boxes.length ? boxes : [none]));
     await this.setViews();
   }
 
   async setViews() {
     const tag = this.layerPicker.value;
-    const runs = [this.runPicker.value, ...[...this.compare.querySelectorAll("input:checked")].map((box) => box.value)];
-    this.views = await Promise.all(runs.map(async (run) => new View(this, await api.json("layer", { run, tag }))));
+    const main = this.entry(this.runPicker.value, tag);
+    this.about.textContent = "";
+    this.say(this.runNotes(this.runPicker.value, main));
+    if (!main || main.problem) {
+      this.views = [];
+      this.viewsBox.replaceChildren();
+      this.curves.replaceChildren();
+      this.healthView.replaceChildren();
+      return;
+    }
+    const chosen = [...this.compare.querySelectorAll("input:checked")].map((box) => [box.value, box.dataset.tag]);
+    const pairs = [[main.run, tag], ...chosen];
+    try {
+      this.views = await Promise.all(pairs.map(async ([run, layerTag]) => new View(this, await api.json("layer", { run, tag: layerTag }))));
+    } catch {
+      this.views = [];
+      this.viewsBox.replaceChildren();
+      return; // the failure is in the message already
+    }
     this.viewsBox.replaceChildren(...this.views.map((view) => view.figure));
+    const info = this.views[0].layer.info;
+    this.about.textContent = [info.path && info.choice ? `${info.path}: ${info.choice}.` : "", info.missing_initial ? `${info.missing_initial}.` : ""].filter(Boolean).join(" ");
     this.updateSteps();
-    const main = this.views[0].layer;
-    const stored = main.kernel_steps.length > 0;
+    const stored = this.views[0].layer.kernel_steps.length > 0;
     this.normalizePicker.disabled = !stored;
     this.clipInput.disabled = !stored;
     this.normalizePicker.title = stored ? "" : NO_KERNEL;
-    this.say("");
     await this.show(this.steps.length - 1); // the newest first
   }
 
@@ -369,6 +417,7 @@ export class Dashboard {
     const token = ++this.token;
     const settings = this.settings();
     let pictures;
+    this.loading += 1;
     try {
       pictures = await Promise.all(
         this.views.map(async (view) => {
@@ -379,8 +428,13 @@ export class Dashboard {
     } catch (error) {
       this.say(`Could not load step ${shared}: ${error.message}`);
       return;
+    } finally {
+      this.loading -= 1;
     }
-    if (token !== this.token) return; // a later step was asked for meanwhile
+    // Replies may come back out of order: draw this one unless one asked for later is on screen already,
+    // so that the newest step that has arrived is always shown.
+    if (token < this.drawnToken) return;
+    this.drawnToken = token;
     const axis = this.views[0].layer.info.axis || "step";
     pictures.forEach((picture, i) => this.draw(this.views[i], picture, settings, axis));
     this.stepLabel.value = `${axis} ${shared} (${index + 1} of ${this.steps.length})`;
@@ -437,7 +491,7 @@ export class Dashboard {
       const chart = new LineChart(canvas, main.layer.health[name] || [], { title, ...options });
       canvas.addEventListener("click", (event) => {
         const step = chart.stepAt(event.clientX, this.steps);
-        this.show(this.steps.indexOf(step));
+        if (step !== null) this.show(this.steps.indexOf(step));
       });
       return chart;
     });
@@ -469,6 +523,7 @@ export class Dashboard {
     this.playButton.setAttribute("aria-pressed", "true");
     this.playing = this.doc.defaultView.setInterval(() => {
       if (this.index >= this.steps.length - 1) return this.stop();
+      if (this.loading > 0) return; // never run ahead of the pictures: every step of the film is drawn
       this.show(this.index + 1);
       for (let ahead = 2; ahead <= PREFETCH; ahead++) {
         const shared = this.steps[this.index + ahead];
@@ -567,13 +622,16 @@ export class Dashboard {
     const hint = element(this.doc, "p", { class: "hint" }, "← → or ↑ ↓: the filter before or after; Esc: close. The strip shows the grid as logged.");
     this.panel.replaceChildren(element(this.doc, "div", { class: "panel-head" }, title, close), large, stripBox, sparks, hint);
     if (focus) this.panel.focus();
-    const [stripImage, series] = await Promise.all([
-      api.image("strip", view.params({ filter: unit })),
-      api.json("filter_series", view.params({ filter: unit })),
-    ]);
+    let life;
+    try {
+      life = await this.filterLife(view, unit);
+    } catch {
+      return; // the failure is in the message already
+    }
     if (this.selected !== unit) return;
+    const { strip: stripImage, stripSteps, series } = life;
     drawZoomed(strip, stripImage, 2);
-    Object.assign(strip.dataset, { run: view.layer.run, tag: view.layer.tag, filter: String(unit), zoom: "2", steps: String(view.layer.steps.length) });
+    Object.assign(strip.dataset, { run: view.layer.run, tag: view.layer.tag, filter: String(unit), zoom: "2", steps: String(stripSteps.length) });
     const step = picture?.step ?? null;
     for (const [name, title, options] of [
       ["norm", "norm", {}],
@@ -584,6 +642,20 @@ export class Dashboard {
       new LineChart(canvas, series[name] || [], { title, width: 180, height: 70, ...options }).draw(step, this.stepRange());
       sparks.append(canvas);
     }
+  }
+
+  // One filter's strip and series over the run: fetched once per filter and number of steps, not at
+  // every step shown while the panel is open.
+  filterLife(view, unit) {
+    const key = `${view.key}\u0000${unit}\u0000${view.layer.steps.length}`;
+    return this.lives.get(key, async () => {
+      const [{ bitmap, headers }, series] = await Promise.all([
+        api.imageAndHeaders("strip", view.params({ filter: unit })),
+        api.json("filter_series", view.params({ filter: unit })),
+      ]);
+      const stripSteps = (headers.get("X-Filterviz-Steps") || "").split(",").filter(Boolean).map(Number);
+      return { strip: bitmap, stripSteps, series };
+    });
   }
 
   onPanelKey(event) {

@@ -6,7 +6,8 @@ const MARKER = "#f57c00";
 const BAND = "rgba(76, 175, 80, 0.18)";
 const AXIS = "#9e9e9e";
 
-// points: [[step, value or null], ...] sorted by step. options: { title, log, band: [low, high], width, height }
+// points: [[step, value or null], ...] sorted by step.
+// options: { title, log, band: [low, high], share (values are shares: the axis runs 0 to 100%), width, height }
 export class LineChart {
   constructor(canvas, points, options = {}) {
     this.canvas = canvas;
@@ -20,6 +21,7 @@ export class LineChart {
   }
 
   range() {
+    if (this.options.share) return [0, 1];
     const values = this.points.map(([, value]) => (this.options.log ? Math.log10(value) : value));
     if (this.options.band && this.options.log) values.push(...this.options.band.map(Math.log10));
     let low = Math.min(...values);
@@ -42,7 +44,8 @@ export class LineChart {
     context.fillText(options.title || "", 2, 11);
     if (this.points.length === 0) {
       context.fillStyle = AXIS;
-      context.fillText("not logged", margin.left, canvas.height / 2 + 4);
+      context.fillText(options.empty || "not logged", margin.left, canvas.height / 2 + 4);
+      this.x = null;
       return;
     }
     const [low, high] = this.range();
@@ -64,7 +67,10 @@ export class LineChart {
     context.lineTo(canvas.width - margin.right, canvas.height - margin.bottom);
     context.stroke();
     context.fillStyle = "#616161";
-    const label = (value) => (options.log ? `1e${Math.round(value)}` : Number(value.toPrecision(3)).toString());
+    const label = (value) => {
+      if (options.share) return `${Math.round(100 * value)}%`;
+      return options.log ? `1e${Math.round(value)}` : Number(value.toPrecision(3)).toString();
+    };
     context.fillText(label(high), 2, margin.top + 8);
     context.fillText(label(low), 2, canvas.height - margin.bottom);
     context.strokeStyle = LINE;
@@ -85,8 +91,9 @@ export class LineChart {
     this.last = last;
   }
 
-  // The step of `steps` nearest to a click at canvas x.
+  // The step of `steps` nearest to a click at canvas x; null when the chart has no points (nothing drawn).
   stepAt(clientX, steps) {
+    if (typeof this.x !== "function" || steps.length === 0) return null;
     const bounds = this.canvas.getBoundingClientRect();
     const scale = this.canvas.width / bounds.width;
     const x = (clientX - bounds.left) * scale;

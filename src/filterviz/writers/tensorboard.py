@@ -11,43 +11,35 @@ One event per logged step of a layer, holding in TensorBoard's TF2 summary forma
   marker that is there with health off too. Their metadata carries, as JSON, how the layer is drawn.
 Summary metadata goes with a tag's first value in each file, as TensorFlow's own writer does.
 
-Records are framed as TFRecords (length, masked CRC32C of the length, data, masked CRC32C of the data),
-written synchronously and read back by `read_records` without TensorFlow. tensorboard's own writer and
-readers compute CRC32C in pure Python when TensorFlow is absent (about 0.4 s for a 3 MB grid, holding the
-GIL), or import TensorFlow; google-crc32c does the same checksum in C in well under a millisecond.
+Tags and the layer's description are `filterviz.log_format`'s; records are framed by `filterviz.records`.
+Writing is synchronous: each event is in the file when `write` returns.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import itertools
-import json
 import os
 import socket
-import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-import google_crc32c
 import numpy as np
 from tensorboard.compat.proto import event_pb2, summary_pb2, types_pb2
 from tensorboard.plugins.image import metadata as image_metadata
 from tensorboard.plugins.scalar import metadata as scalar_metadata
 
 from filterviz.health import PER_FILTER
+from filterviz.log_format import PLUGIN_NAME, delta_tag, encode_description, plugin_tag, scalar_tag
+from filterviz.records import framed, tf_record
 from filterviz.writers import LoggedStep
-
-PLUGIN_NAME = "filterviz"  # the Filters tab's plugin, and the name of its tensors' plugin data
 
 # Tells apart event files opened in the same second by one process. Zero-padded: TensorBoard reads a run's
 # files in the order of their names, and ".10" would sort before ".9".
 _file_ids = itertools.count()
-
-
-def plugin_tag(tag: str, part: str) -> str:
-    """`filters/<layer>` -> `filterviz/<layer>/<part>`: the tags of the Filters tab's tensors."""
-    return f"{PLUGIN_NAME}/{tag.partition('/')[2]}/{part}"
 
 
 def step_event(step: LoggedStep, described: set[str]) -> event_pb2.Event:
@@ -71,15 +63,15 @@ def step_event(step: LoggedStep, described: set[str]) -> event_pb2.Event:
     if step.delta is not None:
         change = "the change since the step logged before, symmetric normalization"
         _image(
-            add(f"{step.tag}/delta", partial(_image_metadata, description=change)), step.delta, step.delta_png
+            add(delta_tag(step.tag), partial(_image_metadata, description=change)), step.delta, step.delta_png
         )
     for name, number in step.scalars.items():
-        scalar = add(f"{step.tag}/{name}", _scalar_metadata)
+        scalar = add(scalar_tag(step.tag, name), _scalar_metadata)
         scalar.tensor.dtype = types_pb2.DT_FLOAT
         scalar.tensor.float_val.append(number)
 
     def plugin(tag: str) -> summary_pb2.SummaryMetadata:  # the layer's JSON, once per tag and file
-        return _plugin_metadata(tag, json.dumps(step.layer, sort_keys=True).encode())
+        return _plugin_metadata(tag, encode_description(step.layer))
 
     if plugin_tag(step.tag, "layer") not in described:  # marks the layer for the Filters tab, health or not
         _tensor(add(plugin_tag(step.tag, "layer"), plugin), np.zeros(()))
@@ -124,62 +116,29 @@ def _tensor(value: summary_pb2.Summary.Value, array: np.ndarray) -> None:
     value.tensor.tensor_content = np.ascontiguousarray(array, np.float32).tobytes()
 
 
-def tf_record(data: bytes) -> bytes:
-    """`data` framed as one TFRecord, the unit of an event file."""
-    return b"".join(_framed(data))
-
-
-def _framed(data: bytes) -> tuple[bytes, bytes, bytes]:
-    """(header, data, footer) of a TFRecord: written one after the other, a 3 MB grid is not copied."""
-    length = struct.pack("<Q", len(data))
-    return length + struct.pack("<I", _masked_crc(length)), data, struct.pack("<I", _masked_crc(data))
-
-
-def read_records(path: str | os.PathLike[str], start: int = 0) -> Iterator[tuple[int, int, bytes]]:
-    """(offset, end, data) of each complete record of an event file from byte `start` on (a record's
-    offset is where its header begins; `end` is where the next one would). Stops at a record cut short;
-    raises ValueError at one whose checksum is wrong."""
-    with open(path, "rb") as file:
-        file.seek(start)
-        offset = start
-        while header := file.read(12):
-            if len(header) < 12:
-                return
-            (length,) = struct.unpack("<Q", header[:8])
-            if struct.unpack("<I", header[8:])[0] != _masked_crc(header[:8]):
-                raise ValueError(f"{path}: corrupt record length at byte {offset}")
-            data, footer = file.read(length), file.read(4)
-            if len(data) < length or len(footer) < 4:
-                return
-            if struct.unpack("<I", footer)[0] != _masked_crc(data):
-                raise ValueError(f"{path}: corrupt record at byte {offset}")
-            end = offset + 16 + length
-            yield offset, end, data
-            offset = end
-
-
-def read_event_at(path: str | os.PathLike[str], offset: int) -> event_pb2.Event:
-    """The event whose record begins at byte `offset` (from `read_records`)."""
-    for _, _, data in read_records(path, offset):
-        return event_pb2.Event.FromString(data)
-    raise ValueError(f"{path}: no complete record at byte {offset}")
-
-
-def _masked_crc(data: bytes) -> int:
-    crc = google_crc32c.value(data)
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+KEEP_STEPS = 32  # kernels are stored only while the disk keeps room for this many more steps without one
 
 
 class TensorBoardWriter:
     """Appends logged steps to a new event file in `run_dir`; each is on disk when `write` returns.
 
     The file is opened for each event and closed again, so no file is held open between events: a disk
-    that fills up, is remounted read-only or is cleaned up during training fails one write, cleanly.
+    that fills up, is remounted read-only or is cleaned up during training fails one write, cleanly. A
+    write that fails is cut off the file again, so no torn record is left for a reader to stop at.
+
+    The stored kernels give way to the grids when the disk fills up: a kernel is stored only while the disk
+    keeps room for KEEP_STEPS more steps without one (and a step that does not fit with its kernel is
+    written again without it); from then on no step stores one, and `notice` is told once. Only a step
+    that does not fit even without its kernel fails.
+
+    Args:
+        run_dir: the run folder, made if needed.
+        notice: called with a message for the user when the writer changes what it writes.
 
     Raises OSError at construction when `run_dir` cannot be created or written.
     """
 
-    def __init__(self, run_dir: str | os.PathLike[str]) -> None:
+    def __init__(self, run_dir: str | os.PathLike[str], notice: Callable[[str], None] = lambda message: None):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         # The name tensorboard's own writer gives, so TensorBoard orders the files of a run by time.
@@ -193,17 +152,56 @@ class TensorBoardWriter:
         with open(self.path, "xb") as file:
             file.write(tf_record(header.SerializeToString()))
         self._described: set[str] = set()  # tags whose summary metadata this file holds
+        self._notice = notice
+        self.stores_kernels = True  # until the disk fills up
 
     @property
     def destination(self) -> str:
         return str(self.run_dir)
 
     def write(self, step: LoggedStep) -> None:
-        self._append(step_event(step, self._described))
+        if step.kernel is not None and self.stores_kernels and not self._room_for_kernel(step):
+            self._stop_storing_kernels(step.step)
+        if step.kernel is not None and not self.stores_kernels:
+            step = dataclasses.replace(step, kernel=None)
+        try:
+            self._append(step)
+        except OSError as error:
+            if error.errno != errno.ENOSPC or step.kernel is None:
+                raise
+            self._stop_storing_kernels(step.step)
+            self._append(dataclasses.replace(step, kernel=None))
+
+    def _room_for_kernel(self, step: LoggedStep) -> bool:
+        """Storing this step's kernel leaves room for KEEP_STEPS more steps without one."""
+        try:
+            disk = os.statvfs(self.run_dir)
+        except (AttributeError, OSError):  # not a POSIX system: find out by writing
+            return True
+        without = max(len(step.png) if step.image is not None else 0, 4096)
+        return disk.f_bavail * disk.f_frsize >= step.kernel.nbytes + KEEP_STEPS * without
+
+    def _stop_storing_kernels(self, step: int) -> None:
+        self.stores_kernels = False
+        self._notice(
+            f"FilterLogger: the disk under {self.run_dir} is nearly full, so the kernels are no longer "
+            f"stored from step {step} on; grids and health values go on while they fit (the Filters tab "
+            "then shows the grids as logged)."
+        )
 
     def close(self) -> None:
         """Nothing is held open between events."""
 
-    def _append(self, event: event_pb2.Event) -> None:
+    def _append(self, step: LoggedStep) -> None:
+        """Write one step's event, or nothing: a write that fails is cut off again."""
+        described = set(self._described)
+        data = step_event(step, described).SerializeToString()
         with open(self.path, "ab") as file:  # closed at once: readable, and kept if training dies next
-            file.writelines(_framed(event.SerializeToString()))
+            size = file.tell()
+            try:
+                file.writelines(framed(data))
+                file.flush()
+            except OSError:
+                file.truncate(size)  # a torn record would stop every reader of the rest of the file
+                raise
+        self._described = described
