@@ -51,7 +51,7 @@ $(TB_OLDEST)/.installed: pyproject.toml
 
 test-tensorboard-oldest: $(VENV)/.dev-installed $(TB_OLDEST)/.installed
 	FILTERVIZ_TENSORBOARD=$(TB_OLDEST)/bin/tensorboard $(BIN)/python -m pytest tests/test_dashboard.py \
-		tests/test_dashboard_hostile.py \
+		tests/test_dashboard_hostile.py tests/test_dashboard_health.py \
 		tests/test_dashboard_views.py
 
 # The README's screenshots of the Filters tab on the demo's runs, taken by the tests' browser.

@@ -9,8 +9,9 @@ For each kernel it prints, as medians over interleaved repeats taken in this one
   to_png/copy (kernel -> PNG) / copy: how close writing a grid comes to copying the kernel
   loop/vec    a straightforward per-tile Python loop / filterviz, same grid; goal >= 5
   memory      peak extra bytes while rendering / (kernel bytes + grid bytes); goal <= 3
-  health      what computing the health values adds to a logged step (with the update ratio), averaged
-              over the k steps between two computations of noise and redundancy; k in brackets
+  health      what the health values computed at every logged step add to it (with the update ratio)
+  heavy       one computation of noise, redundancy and opposites (every step when under 5 ms; otherwise
+              as often as keeps them within a tenth of one core's time between logged steps)
   h/draw      health / (render + png); goal <= 0.5
 The first kernel is measured again at the end: its second row is the noise floor of every column.
 
@@ -27,10 +28,10 @@ import tracemalloc
 
 import numpy as np
 
-from filterviz import RenderOptions
+from filterviz import RenderOptions, health
 from filterviz.grid import PADDING_COLOUR
-from filterviz.layer_log import LayerLog
 from filterviz.renderer import Renderer
+from filterviz.tiles import tile_images
 from filterviz.writers.png import ENCODER, encode_png, encode_png_with_pillow
 
 REFERENCE_KERNELS = [
@@ -102,7 +103,8 @@ def main() -> None:
         ("to_png/copy", 11),
         ("loop/vec", 8),
         ("memory", 6),
-        ("health", 12),
+        ("health", 8),
+        ("heavy", 9),
         ("h/draw", 6),
     ]
     header = f"{'kernel':32} {'grid':>11} " + " ".join(f"{name:>{width}}" for name, width in columns)
@@ -129,7 +131,7 @@ def row(label: str, shape: tuple[int, ...], tile_shape, repeats: int) -> str:
         to_png.append(timed(kernel_to_png, renderer, kernel))
         loop.append(timed(per_tile_loop, kernel, tile_shape, scale))
     memory = peak_extra_bytes(renderer.draw, kernel) / (kernel.nbytes + grid.nbytes)
-    health, every = health_cost(renderer, kernel, max(3, repeats // 5))
+    health, heavy = health_cost(kernel, renderer, max(3, repeats // 5))
     sizes = f"{len(encode_png(grid)) / 1e3:.0f}/{len(encode_png_with_pillow(grid)) / 1e3:.0f}"
     med = statistics.median
     size = "x".join(map(str, grid.shape))
@@ -143,27 +145,25 @@ def row(label: str, shape: tuple[int, ...], tile_shape, repeats: int) -> str:
         f"{med(to_png) / med(copy):10.1f}x",
         f"{med(loop) / med(render):7.1f}x",
         f"{memory:6.2f}",
-        f"{health * 1e3:7.2f}ms [{every}]",
+        f"{health * 1e3:6.2f}ms",
+        f"{heavy * 1e3:7.1f}ms",
         f"{health / (med(render) + med(png)):6.2f}",
     ]
     return f"{label:32} {size:>11} " + " ".join(cells)
 
 
-def health_cost(renderer: Renderer, kernel: np.ndarray, repeats: int) -> tuple[float, int]:
-    """(seconds health adds to a logged step, averaged over a cycle of k steps; k)."""
-    with_health = LayerLog(renderer, "filters/x", "batch", path="x", store_kernel=False)
-    without = LayerLog(renderer, "filters/x", "batch", path="x", health=False, store_kernel=False)
-    with_health.logged(0, kernel)  # chooses k
-    every = with_health.heavy_every
-    before = kernel * np.float32(0.999)
-    added = []
-    for repeat in range(repeats):
-        cycle = 0.0
-        for step in range(1, every + 1):  # a whole cycle: one step with noise and redundancy
-            cycle += timed(with_health.logged, repeat * every + step, kernel, before)
-            cycle -= timed(without.logged, repeat * every + step, kernel, before)
-        added.append(cycle / every)
-    return statistics.median(added), every
+def health_cost(kernel: np.ndarray, renderer: Renderer, repeats: int) -> tuple[float, float]:
+    """(seconds the health values of every logged step take, seconds one computation of the heavy ones
+    adds), medians: health.measure as LayerLog calls it, with W_0 and W one step before."""
+    units = renderer.layout.units
+    weights = health.columns_of(kernel, units)
+    first, before = weights * np.float32(1.01), weights * np.float32(0.999)
+    images = tile_images(kernel, renderer.layout)
+    light, heavy = [], []
+    for _ in range(repeats):
+        light.append(timed(health.measure, weights, None, first, before, False))
+        heavy.append(timed(health.measure, weights, images, first, before, True) - light[-1])
+    return statistics.median(light), max(0.0, statistics.median(heavy))
 
 
 if __name__ == "__main__":

@@ -167,10 +167,10 @@ def health_figure(histories: dict[str, object], path: Path) -> None:
     curves = [
         ("update_ratio", "update ratio (log)", True),
         ("drift", "drift from the start", False),
-        ("noise", "noise (1 = random)", False),
+        ("noise", "noise (1 = as rough as random)", False),
         ("dead", "dead filters (share)", False),
-        ("redundancy", "near-duplicates (share)", False),
-        ("nonfinite", "NaN/Inf weights", False),
+        ("redundancy", "near-duplicates beyond chance", False),
+        ("opposites", "opposite pairs beyond chance", False),
     ]
     for (name, title, log), spec in zip(
         curves, [grid_spec[r, c] for r in (0, 1) for c in (1, 2, 3)], strict=True
@@ -188,6 +188,9 @@ def health_figure(histories: dict[str, object], path: Path) -> None:
                 color=colour,
                 label=label,
             )
+        if name in ("dead", "redundancy", "opposites"):  # shares: 0 to 100%, as the Filters tab draws them
+            ax.set_ylim(-0.03, 1.03)
+            ax.yaxis.set_major_formatter(lambda value, _: f"{100 * value:.0f}%")
         if log:
             ax.set_yscale("log")
             ax.axhspan(1e-4, 1e-2, color="#c8e6c9", zorder=0)  # CS231n's healthy band around 1e-3

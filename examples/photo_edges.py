@@ -4,10 +4,10 @@
     python examples/photo_edges.py [--epochs 20] [--patches 40000] [--logdir logs/edges]
     tensorboard --logdir logs
 
-64 8x8 colour filters learn to reconstruct whitened patches of the photographs from few active filters
-(reconstruction ICA). They turn from noise into oriented edges and colour-opponent blobs: watch it happen
-in TensorBoard's Filters tab, logged every 50 batches, or write the steps as a GIF with
-`filterviz animate logs/edges`.
+64 12x12 colour filters learn to reconstruct patches of the photographs, whitened with a low-pass
+roll-off, from few active filters (reconstruction ICA). They turn from noise into smooth, oriented edges
+and colour-opponent stripes: watch it happen in TensorBoard's Filters tab, logged every 50 batches, or
+write the steps as a GIF with `filterviz animate logs/edges`.
 """
 
 import argparse

@@ -48,21 +48,23 @@ def grid(step):
     return [LoggedStep("filters/x", step, "batch", np.zeros((1, 1, 1), np.uint8))]
 
 
-def snapshot(step):
-    return Snapshot(step, (np.zeros(1),))
+def snapshot(step, size=100):
+    return Snapshot(step, (np.zeros(size, np.uint8),))
 
 
-def background_logger(render, writers, capacity, budget=0):
-    """A logger whose queue holds `capacity` snapshots (and more only within `budget` bytes)."""
-    return BackgroundLogger(render, writers, Reports("filters/x"), capacity, budget=budget)
+def background_logger(render, writers, capacity):
+    """A logger whose waiting snapshots (of 100 bytes) may number `capacity` within its memory bound."""
+    return BackgroundLogger(render, writers, Reports("filters/x"), bound=100 * capacity)
 
 
-def gated_render(gate, started):
-    """A render that says when it started and then waits for the gate."""
+def gated_render(gate, started, sheds=None):
+    """A render that says when it started and then waits for the gate (noting what it was asked to shed)."""
 
-    def render(job):
+    def render(job, shed=0):
         started.set()
         assert gate.wait(DEADLOCK_GUARD)
+        if sheds is not None:
+            sheds.append((job.step, shed))
         return grid(job.step)
 
     return render
@@ -70,14 +72,14 @@ def gated_render(gate, started):
 
 def test_grids_are_written_in_the_order_submitted():
     recorder = Recorder()
-    background = background_logger(lambda job: grid(job.step), [recorder], capacity=64)
+    background = background_logger(lambda job, shed: grid(job.step), [recorder], capacity=64)
     for step in range(50):
         background.submit(snapshot(step))
     assert background.close(timeout=DEADLOCK_GUARD)
     assert recorder.steps == list(range(50)) and recorder.closed and background.reports.skipped == []
 
 
-def test_a_full_queue_drops_its_oldest_waiting_snapshot_and_keeps_the_newest():
+def test_past_its_memory_bound_the_queue_drops_its_oldest_waiting_snapshot_and_keeps_the_newest():
     gate, started = threading.Event(), threading.Event()
     recorder = Recorder()
     background = background_logger(gated_render(gate, started), [recorder], capacity=4)
@@ -92,23 +94,38 @@ def test_a_full_queue_drops_its_oldest_waiting_snapshot_and_keeps_the_newest():
     background.close()
 
 
-def test_small_snapshots_wait_beyond_the_count_within_the_byte_budget_large_ones_do_not():
-    for size, budget, survivors in [(100, 1000, 10), (1000, 4000, 4), (10, 10**6, 30)]:
+def test_small_snapshots_wait_in_their_thousands_large_ones_within_the_memory_bound():
+    for size, bound, survivors in [(100, 1000, 10), (1000, 4000, 4), (10, 10**6, 40)]:
         gate, started = threading.Event(), threading.Event()
         recorder = Recorder()
         background = BackgroundLogger(
-            gated_render(gate, started), [recorder], Reports("filters/x"), 4, most=30, budget=budget
+            gated_render(gate, started), [recorder], Reports("filters/x"), bound=bound
         )
-        background.submit(Snapshot(0, (np.zeros(size, np.uint8),)))
+        background.submit(snapshot(0, size))
         assert started.wait(DEADLOCK_GUARD)
         for step in range(1, 41):  # 40 more while the worker holds step 0
-            background.submit(Snapshot(step, (np.zeros(size, np.uint8),)))
+            background.submit(snapshot(step, size))
         gate.set()
         assert background.close(timeout=DEADLOCK_GUARD)
-        # 4 always, then more while the waiting ones hold at most `budget` bytes (100-byte ones: 10),
-        # but never more than `most` (30); the newest survive, in order.
-        expected = min(30, max(4, budget // size))
-        assert expected == survivors and recorder.steps == [0, *range(41 - survivors, 41)], size
+        assert recorder.steps == [0, *range(41 - survivors, 41)], size  # the newest survive, in order
+
+
+def test_the_further_behind_the_more_optional_work_is_shed_and_none_once_caught_up():
+    gate, started, sheds = threading.Event(), threading.Event(), []
+    recorder = Recorder()
+    background = BackgroundLogger(gated_render(gate, started, sheds), [recorder], Reports("x"), bound=1000)
+    background.submit(snapshot(0))
+    assert started.wait(DEADLOCK_GUARD)
+    for step in range(1, 10):  # 9 waiting, 900 of 1000 bytes
+        background.submit(snapshot(step))
+    gate.set()
+    assert background.wait(DEADLOCK_GUARD)
+    background.submit(snapshot(10))
+    background.close(timeout=DEADLOCK_GUARD)
+    # Each step is shed by the share of the memory bound that waits behind it when the worker takes it
+    # (SHED_MEMORY: 1/4, 1/2, 3/4): 8 snapshots behind step 1, 7 behind step 2, ..., none behind the last.
+    assert [shed for _, shed in sheds] == [0, 3, 2, 2, 2, 1, 1, 0, 0, 0, 0]
+    assert recorder.steps == list(range(11)) and background.reports.skipped == []
 
 
 def test_submitting_never_waits_for_the_writer():
@@ -133,7 +150,7 @@ def test_submitting_never_waits_for_the_writer():
 
 def test_a_failing_writer_is_dropped_and_reported_while_the_others_go_on():
     failing, healthy = Recorder(fail_at=2), Recorder()
-    background = background_logger(lambda job: grid(job.step), [failing, healthy], capacity=8)
+    background = background_logger(lambda job, shed: grid(job.step), [failing, healthy], capacity=8)
     for step in range(5):
         background.submit(snapshot(step))
     background.close(timeout=DEADLOCK_GUARD)
@@ -145,7 +162,7 @@ def test_a_failing_writer_is_dropped_and_reported_while_the_others_go_on():
 
 
 def test_a_render_that_raises_is_reported_and_the_next_one_still_runs():
-    def render(job):
+    def render(job, shed):
         if job.step == 1:
             raise ValueError("bad kernel")
         return grid(job.step)
@@ -186,11 +203,15 @@ class ReleaseAtTrainEnd(keras.callbacks.Callback):
         self.gate.set()
 
 
-def test_a_writer_slower_than_the_schedule_skips_grids_with_one_warning_and_one_summary(
+def test_a_writer_far_behind_sheds_then_skips_grids_with_one_warning_and_one_summary_each(
     tmp_path, monkeypatch
 ):
-    """The writer is held at step 0 until training ends: the 128 steps behind it overflow the queue (the
-    tiny kernel's snapshots fit the byte budget, so 64 of them wait)."""
+    """The writer is held at step 0 until training ends: the 128 steps behind it overflow a memory bound
+    made to hold 64 of the tiny kernel's snapshots (and its copy for the update ratio). The steps written
+    once it catches up were far behind: they shed their optional parts, which is summed up too."""
+    from filterviz import background
+
+    monkeypatch.setattr(background, "MEMORY_BOUND", 64 * 2 * 36 * 4 * 4)
     gate = threading.Event()
     write = TensorBoardWriter.write
 
@@ -212,10 +233,12 @@ def test_a_writer_slower_than_the_schedule_skips_grids_with_one_warning_and_one_
         )
     assert len(history.history["loss"]) == 1  # training finished
     ours = [str(w.message) for w in caught if issubclass(w.category, filterviz.FilterVizWarning)]
-    assert len(ours) == 2, ours
+    assert len(ours) == 3, ours
     assert "is slower than the schedule" in ours[0] and "(step 1) was skipped" in ours[0]
+    assert ours[1].startswith("FilterLogger fell behind in this training and, to keep every grid of ")
+    assert "heavy health at " in ours[1] and "cheap health at " in ours[1] and "not computed" in ours[1]
     steps = "steps 1, 2, 3, 4, 5, 6, 7, 8 ... 64"
-    assert ours[1] == f"FilterLogger skipped 64 grids of filters/dense in this training ({steps})."
+    assert ours[2] == f"FilterLogger skipped 64 grids of filters/dense in this training ({steps})."
     assert logged_steps(tmp_path / "filters", TAG) == [0, *range(65, 129)]  # in order; start and end kept
 
 

@@ -70,15 +70,18 @@ def test_the_update_ratio_tells_the_learning_rates_apart(demo_run):
     assert f"{sensible[-1]:.1e} at lr" in stdout and f"{too_high[-1]:.1e} at lr" in stdout
 
 
-def test_the_edge_filters_become_oriented(demo_run):
+def test_the_edge_filters_become_oriented_and_smooth(demo_run):
     out, stdout = demo_run
-    kernels = filterviz.load_history(out / "edges").kernels
-    assert kernels.shape[1:] == (8, 8, 3, 64)
+    history = filterviz.load_history(out / "edges")
+    kernels, noise = history.kernels, history.health["noise"]
+    assert kernels.shape[1:] == (12, 12, 3, 64)
     start, end = (
         float((demo.orientation_coherence(k) > demo.ORIENTED).mean()) for k in (kernels[0], kernels[-1])
     )
     assert start < 0.1 and end > 0.6
+    assert 0.9 < noise[0] < 1.1 and noise[-1] < 0.6  # from as rough as random to clearly smooth
     assert f"{end:.0%} of the filters have one dominant orientation ({start:.0%} at initialization)" in stdout
+    assert f"noise {noise[-1]:.2f} ({noise[0]:.2f} at initialization" in stdout
 
 
 def test_orientation_coherence_is_high_for_a_grating_and_low_for_blobs_and_noise():

@@ -158,7 +158,7 @@ def test_noise_is_about_one_for_a_fresh_glorot_kernel_and_low_for_blobs(tmp_path
     assert (filterviz.load_history(tmp_path / "blobs").health["noise"] < 0.3).all()
 
 
-def test_two_identical_and_two_negated_filters_give_half_redundancy(tmp_path):
+def test_two_identical_and_two_negated_filters_are_a_quarter_duplicates_and_a_quarter_opposites(tmp_path):
     model = conv_model(keras.optimizers.SGD(0.0))  # the weights stay as set
     kernel = np.random.default_rng(2).standard_normal((5, 5, 3, 8)).astype(np.float32)
     kernel[..., 1] = kernel[..., 0]
@@ -167,8 +167,10 @@ def test_two_identical_and_two_negated_filters_give_half_redundancy(tmp_path):
     x, y = image_data(16)
     model.fit(x, y, epochs=1, verbose=0, callbacks=[filterviz.FilterLogger(tmp_path)])
     history = filterviz.load_history(tmp_path)
-    assert list(history.health["redundancy"]) == [4 / 8, 4 / 8]
-    assert list(history.per_filter["partner"][0, :4]) == [1, 0, 3, 2]
+    assert list(history.health["redundancy"]) == [2 / 8, 2 / 8]  # 75 weights: chance gives no partners
+    assert list(history.health["opposites"]) == [2 / 8, 2 / 8]
+    assert list(history.per_filter["partner"][0, :2]) == [1, 0]
+    assert list(history.per_filter["opposite_partner"][0, 2:4]) == [3, 2]
 
 
 def test_nan_weights_are_counted_and_training_goes_on(tmp_path):

@@ -1,11 +1,16 @@
 """Rendering, PNG encoding and writing, off the training thread.
 
 The training thread hands over a snapshot of the kernel and returns at once; one worker thread renders
-the snapshots in order and passes each grid to the writers. The queue is bounded:
+the snapshots in order and passes each grid to the writers. When the worker falls behind, it does less for
+each step rather than lose one:
 
-* When it is full (the writers are slower than the schedule), the oldest waiting snapshot is dropped and
-  reported, so training never waits for writing, memory stays bounded, and the grids that are written are
-  still in step order and the newest state is never lost.
+* It sheds optional work first, in filterviz.layer_log.SHED_ORDER (the heavy health values, then the
+  stored kernel, then every health value), by how far behind it is: the work waiting, in seconds of this
+  worker's recent pace (SHED_BEHIND), or the memory the waiting snapshots hold (SHED_MEMORY, as shares of
+  MEMORY_BOUND). What it sheds is said in each step and counted in the `Reports`.
+* A whole step (its grid) is dropped only when the waiting snapshots hold more than MEMORY_BOUND bytes: the
+  oldest waiting one goes, reported, so training never waits for writing, memory stays bounded, the grids
+  that are written are still in step order and the newest state is never lost.
 * `wait()` returns once everything handed over is written: FilterLogger calls it at epoch boundaries
   and at the end of training, and an exit handler calls it before the interpreter shuts down, so an
   interrupted script still writes every grid it logged.
@@ -24,21 +29,25 @@ import collections
 import contextlib
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from filterviz.reports import Reports
 from filterviz.writers import LoggedStep, Writer
 
-# Snapshots that may wait besides the one being rendered: always 4, and up to 64 while they hold at most
-# 16 MiB together. Small kernels thus ride out a burst (a writer at the lowest CPU priority can be starved
-# for a while by training on every core) and large ones stay bounded in memory.
-CAPACITY = 4
-MOST = 64
-BUDGET = 16 * 1024 * 1024
+# Snapshots waiting besides the one being rendered hold at most this many bytes (and number at most MOST):
+# beyond, the oldest is dropped. A writer at the lowest CPU priority can be starved for seconds by training
+# on every core; this lets it ride that out, and bounds the memory it takes.
+MEMORY_BOUND = 512 * 1024 * 1024
+MOST = 4096
+# How far behind the worker is before it sheds the 1st, 2nd and 3rd optional part of each step: in seconds
+# of work waiting, at its recent pace, or in shares of MEMORY_BOUND held by the waiting snapshots.
+SHED_BEHIND = (0.5, 1.0, 2.0)
+SHED_MEMORY = (0.25, 0.5, 0.75)
 EXIT_TIMEOUT = 60.0  # seconds the exit handler waits for a writer that hangs
 
 _live: weakref.WeakSet[BackgroundLogger] = weakref.WeakSet()
@@ -55,6 +64,7 @@ class Snapshot:
     kernels: tuple[np.ndarray, ...]
     before: tuple[np.ndarray, ...] | None = None
     late: bool = False
+    taken: float = field(default_factory=time.monotonic)  # when, on the training thread
 
     @property
     def nbytes(self) -> int:
@@ -66,19 +76,19 @@ class BackgroundLogger:
 
     def __init__(
         self,
-        process: Callable[[Snapshot], list[LoggedStep]],
+        process: Callable[[Snapshot, int], list[LoggedStep]],
         writers: Sequence[Writer],
         reports: Reports,
-        capacity: int = CAPACITY,
+        bound: int | None = None,
         most: int = MOST,
-        budget: int = BUDGET,
     ) -> None:
-        self._process = process
+        self._process = process  # (snapshot, how many optional parts to shed) -> the steps to write
         self.writers = list(writers)
         self.reports = reports
-        self._capacity, self._most, self._budget = capacity, max(most, capacity), budget
+        self._bound, self._most = bound or MEMORY_BOUND, most
         self._pending: collections.deque[Snapshot] = collections.deque()
         self._pending_bytes = 0
+        self._pace = 0.0  # seconds of this worker's CPU per snapshot, recently
         self._busy = False
         self._closing = False
         self._condition = threading.Condition()
@@ -87,9 +97,11 @@ class BackgroundLogger:
         _live.add(self)
 
     def submit(self, snapshot: Snapshot) -> None:
-        """Queue a snapshot. Never blocks: a full queue drops its oldest waiting snapshot."""
+        """Queue a snapshot. Never blocks: past the memory bound, the oldest waiting snapshot is dropped."""
         with self._condition:
-            while self._pending and self._full(snapshot.nbytes):
+            while self._pending and (
+                self._pending_bytes + snapshot.nbytes > self._bound or len(self._pending) >= self._most
+            ):
                 dropped = self._take()
                 if not dropped.late:  # a late update ratio is no grid: it is lost without a word
                     self.reports.skipped_step(dropped.step)
@@ -97,12 +109,12 @@ class BackgroundLogger:
             self._pending_bytes += snapshot.nbytes
             self._condition.notify_all()
 
-    def _full(self, incoming: int) -> bool:
-        """No room for `incoming` more bytes: the queue is at its count, or past the always-allowed
-        count and over its budget."""
-        waiting = len(self._pending)
-        over_budget = self._pending_bytes + incoming > self._budget
-        return waiting >= self._most or (waiting >= self._capacity and over_budget)
+    def _shed(self) -> int:
+        """How many optional parts to shed from the next step: by the work waiting behind it, in seconds at
+        the recent pace, and by the memory it holds. Called with the condition held."""
+        behind = len(self._pending) * self._pace
+        held = self._pending_bytes / self._bound
+        return max(sum(behind >= limit for limit in SHED_BEHIND), sum(held >= share for share in SHED_MEMORY))
 
     def _take(self) -> Snapshot:
         snapshot = self._pending.popleft()
@@ -138,14 +150,20 @@ class BackgroundLogger:
                 if not self._pending:
                     return  # closing, and nothing left
                 snapshot = self._take()
+                shed = self._shed()
                 self._busy = True
+            started = time.thread_time()
             try:
-                for logged in self._process(snapshot):
+                for logged in self._process(snapshot, shed):
+                    if logged.shed:
+                        self.reports.left_out(logged.step, logged.shed)
                     self._write(logged)
             except Exception as error:  # rendering failed: nothing to write for this step
                 self.reports.render_failed(error)
             finally:
+                spent = time.thread_time() - started
                 with self._condition:
+                    self._pace = spent if not self._pace else 0.8 * self._pace + 0.2 * spent
                     self._busy = False
                     self._condition.notify_all()
 

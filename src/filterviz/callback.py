@@ -315,8 +315,8 @@ class FilterLogger(keras.callbacks.Callback):
         epochs = (self.params or {}).get("epochs")
         return epochs is not None and self._epoch + 1 >= epochs
 
-    def _process(self, job: Snapshot) -> list[LoggedStep]:
-        """On the worker thread: one logged step per layer."""
+    def _process(self, job: Snapshot, shed: int = 0) -> list[LoggedStep]:
+        """On the worker thread: one logged step per layer, `shed` optional parts left out of each."""
         if job.late:
             return [
                 log.late_update(job.step, kernel, before)
@@ -324,7 +324,8 @@ class FilterLogger(keras.callbacks.Callback):
             ]
         steps = []
         for i, log in enumerate(self._logs):
-            logged, nonfinite = log.logged(job.step, job.kernels[i], job.before and job.before[i])
+            before = job.before and job.before[i]
+            logged, nonfinite = log.logged(job.step, job.kernels[i], before, shed=shed, taken=job.taken)
             if nonfinite:
                 self._reports.nonfinite_weights(job.step, log.renderer.nonfinite_warning())
             steps.append(logged)

@@ -76,9 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="train small models on bundled data and log their filters",
         description="Train a linear classifier on scikit-learn's 8x8 digits (twice: at a sensible and at a "
-        "far too high learning rate) and a Conv2D layer on whitened patches of its sample photographs, log "
-        "them with FilterLogger, write each one's final grid and an animation, and print the tensorboard "
-        "command that shows them. Nothing is downloaded; about half a minute on 2 cores.",
+        "far too high learning rate) and a Conv2D layer on low-pass whitened patches of its sample "
+        "photographs, log them with FilterLogger, write each one's final grid and an animation, and print "
+        "the tensorboard command that shows them. Nothing is downloaded; about half a minute on 2 cores.",
     )
     demo.add_argument(
         "--out", type=Path, default=Path("filterviz-demo"), help="output folder (default: %(default)s)"

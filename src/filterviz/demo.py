@@ -7,10 +7,11 @@
 2. ``templates-lr-too-high``: the same classifier with a learning rate over 300 times too high. It logs
    the same layer name, so the Filters tab shows both runs side by side, and the update ratio tells them
    apart.
-3. ``edges``: 64 8x8 colour filters of a Conv2D layer learn to reconstruct whitened patches of the two
-   sample photographs from few active filters (reconstruction ICA, Le et al. 2011). They become oriented
-   edges and colour-opponent blobs, as AlexNet's first layer; the demo counts the filters with one
-   dominant orientation.
+3. ``edges``: 64 12x12 colour filters of a Conv2D layer learn to reconstruct patches of the two sample
+   photographs from few active filters (reconstruction ICA, Le et al. 2011). The photographs are first
+   whitened with a low-pass roll-off (Olshausen and Field 1996): the filters become smooth, oriented,
+   localized edges and gratings and colour-opponent stripes, as AlexNet's first layer; the demo counts the
+   filters with one dominant orientation and gives their noise value against their initialization's.
 
 Everything is written under one folder, with the final grids and animations of every logged step, and the
 demo ends with the command that opens TensorBoard on it. Nothing is downloaded.
@@ -32,8 +33,9 @@ DEFAULT_OUT = Path("filterviz-demo")
 TEMPLATE_EPOCHS = 15
 EDGE_EPOCHS = 20
 SENSIBLE_LR, TOO_HIGH_LR = 3e-3, 1.0  # Adam, on the digit classifier
-PATCH = 8  # pixels of a filter, and of a training patch
-DOWNSCALE = 3  # the photos are averaged over 3x3 blocks first: their JPEG blocks and fine grain go
+PATCH = 12  # pixels of a filter, and of a training patch
+DOWNSCALE = 2  # the photos are averaged over 2x2 blocks first: their JPEG blocks and fine grain go
+ROLL_OFF = 0.35  # cycles per pixel: f0 of the whitening filter f * exp(-(f / f0)^4)
 EDGE_FILTERS = 64
 ORIENTED = 0.5  # orientation coherence above which a filter has one dominant orientation
 
@@ -47,31 +49,39 @@ def load_digits_images() -> tuple[np.ndarray, np.ndarray]:
 
 
 def photo_patches(count: int, seed: int = 0) -> np.ndarray:
-    """`count` random (8, 8, 3) patches of scikit-learn's two sample photographs, whitened (ZCA).
+    """`count` random (12, 12, 3) patches of scikit-learn's two sample photographs, each photograph whitened
+    with a low-pass roll-off first, each patch with its mean taken out; unit variance over all.
 
-    Each patch loses its mean; whitening then gives spatial frequencies and colour directions more nearly
-    the same variance, so what the filters learn is the photos' structure (edges, colour contrasts) rather
-    than their dominant low frequencies.
+    The whitening filter R(f) = f exp(-(f / f0)^4) (Olshausen and Field 1996), applied to each colour
+    channel of the whole photograph in the frequency domain, flattens the photographs' 1/f spectrum, so that
+    filters learn structure (edges, colour contrasts) rather than the dominant low frequencies; its roll-off
+    above f0 removes the finest frequencies (pixel noise, JPEG blocks), which full whitening would blow up
+    into checkerboard filters. Patches are cut away from the borders, where the filter wraps around.
     """
     rng = np.random.default_rng(seed)
     patches = []
     for photo in _sklearn_datasets().load_sample_images().images:
         height, width = (side // DOWNSCALE * DOWNSCALE for side in photo.shape[:2])
         small = photo[:height, :width].reshape(height // DOWNSCALE, DOWNSCALE, width // DOWNSCALE, -1, 3)
+        whitened = _whitened(small.mean(axis=(1, 3)) / 255)
+        margin = PATCH
         windows = np.lib.stride_tricks.sliding_window_view(
-            small.mean(axis=(1, 3)) / 255, (PATCH, PATCH), (0, 1)
+            whitened[margin:-margin, margin:-margin], (PATCH, PATCH), (0, 1)
         )
         rows = rng.integers(0, windows.shape[0], count // 2)
         columns = rng.integers(0, windows.shape[1], count // 2)
-        patches.append(windows[rows, columns].transpose(0, 2, 3, 1))  # (n, 3, 8, 8) -> (n, 8, 8, 3)
-    flat = np.concatenate(patches).reshape(-1, PATCH * PATCH * 3)
-    flat -= flat.mean(axis=1, keepdims=True)
-    eigenvalues, vectors = np.linalg.eigh(flat.T @ flat / len(flat))
-    # ZCA with a floor of 10x the mean eigenvalue: flattens the spectrum, but damps the finest frequencies
-    # (pixel noise, JPEG blocks) that full whitening would blow up into checkerboard filters.
-    whitening = (vectors / np.sqrt(eigenvalues + 10 * eigenvalues.mean())) @ vectors.T
-    whitened = flat @ whitening
-    return (whitened / whitened.std()).astype(np.float32).reshape(-1, PATCH, PATCH, 3)
+        patches.append(windows[rows, columns].transpose(0, 2, 3, 1))  # (n, 3, h, w) -> (n, h, w, 3)
+    x = np.concatenate(patches)
+    x -= x.mean(axis=(1, 2, 3), keepdims=True)
+    return (x / x.std()).astype(np.float32)
+
+
+def _whitened(image: np.ndarray) -> np.ndarray:
+    """Each channel of an (H, W, 3) image, mean removed, filtered by R(f) = f exp(-(f / ROLL_OFF)^4)."""
+    frequency = np.hypot(np.fft.fftfreq(image.shape[0])[:, None], np.fft.fftfreq(image.shape[1])[None, :])
+    gain = frequency * np.exp(-((frequency / ROLL_OFF) ** 4))
+    channels = [np.fft.ifft2(np.fft.fft2(image[..., c] - image[..., c].mean()) * gain).real for c in range(3)]
+    return np.stack(channels, axis=-1)
 
 
 def _sklearn_datasets():
@@ -105,7 +115,7 @@ def linear_classifier(learning_rate: float):
 
 
 def edge_learner(steps: int):
-    """A Conv2D layer of 64 8x8 colour filters that reconstructs its input patch from sparse responses.
+    """A Conv2D layer of 64 12x12 colour filters that reconstructs its input patch from sparse responses.
 
     The decoder is the same kernel transposed (tied weights), so a filter is what it detects and what it
     draws; an L1 penalty on the responses asks for few active filters per patch. The learning rate decays
@@ -237,7 +247,8 @@ def run(
     )
 
     say(
-        f"3/3  edges: {EDGE_FILTERS} Conv2D filters on {patches:,} whitened patches of the sample photographs"
+        f"3/3  edges: {EDGE_FILTERS} Conv2D filters on {patches:,} patches of the sample photographs, "
+        "whitened with a low-pass roll-off"
     )
     keras.utils.set_random_seed(0)
     x = photo_patches(patches)
@@ -253,11 +264,13 @@ def run(
     )
     pictures["edges.png"] = filterviz.save_png(edges, out / "edges.png", layer="conv1")
     pictures["edges.gif"] = animate(out / "edges", out / "edges.gif", fps=3)
-    kernels = filterviz.load_history(out / "edges").kernels
+    history = filterviz.load_history(out / "edges")
+    kernels, noise = history.kernels, history.health["noise"]
     oriented = tuple(float((orientation_coherence(k) > ORIENTED).mean()) for k in (kernels[0], kernels[-1]))
     say(
         f"     {oriented[1]:.0%} of the filters have one dominant orientation "
-        f"({oriented[0]:.0%} at initialization)"
+        f"({oriented[0]:.0%} at initialization); noise {noise[-1]:.2f} ({noise[0]:.2f} at initialization: "
+        "1 is as rough as random filters)"
     )
 
     say(f"done in {time.monotonic() - started:.0f} s. Final grids and an animation of every logged step:")

@@ -6,20 +6,27 @@ that filter i applies, whatever their image shape. Everything is computed in flo
 * update_ratio = ||W_after - W_before||_F / ||W_before||_F over one optimizer step (CS231n: about 1e-3 is
   healthy; far below, the learning rate is too low; far above, too high).
 * drift = ||W_t - W_0||_F / ||W_0||_F, W_0 the first state logged.
-* dead = the fraction of rows with ||w_i|| <= 0.01 * median_j ||w_j||.
-* noise (tiles that are 2-D images of at least 5 x 5 only): for each row and input channel, the tile minus
-  its mean, P = |DFT2|^2; the share of the power above 1/4 cycle per pixel (radius sqrt(fy^2 + fx^2) of
-  numpy's fftfreq grids) among all nonzero frequencies, divided by the share of nonzero frequency bins
-  above 1/4, so that white noise gives about 1; the mean over input channels (constant channels left
-  out), then the median over rows. 1 is as noisy as a random initialization; smooth filters tend to 0.
-* redundancy = the fraction of rows (dead rows left out) whose centred, unit-norm version has |cosine| > 0.9
-  with another row's. Negated pairs count: a first layer often learns a filter and its opposite (the same
-  edge, light on dark and dark on light), since a ReLU passes only one sign of each.
+* dead = the fraction of rows with ||w_i|| <= 0.01 * median_j ||w_j||. It is measured on the weights, the one
+  thing filterviz sees: CS231n's dead filters are those whose activation maps are all zero, which needs the
+  data; a filter whose weights have shrunk to nothing is dead on every input.
+* noise (2-D tiles at least 3 x 3): for each live row and input channel, the tile minus its mean, its
+  roughness r = sum of squared differences between horizontal and vertical neighbours / sum of squares;
+  the mean of r over the filter's channels (constant channels left out); the median over live filters,
+  divided by the same median for random filters of that tile size (`chance_noise`). 1 is as rough as a
+  random initialization; smooth filters go towards 0. Per filter, the same ratio.
+* redundancy and opposites: for each live row, its centred, unit-norm version's largest cosine with
+  another live row (a near-duplicate when > 0.9) and its smallest (an opposite when < -0.9: a filter and
+  its negation, which first layers learn on purpose, since a ReLU passes one sign of an edge). Each value is
+  the share of such rows beyond what chance gives: (share - p) / (1 - p), clipped to [0, 1], with p the share
+  expected from as many random vectors of that dimension (`chance_share`). 0 is chance, 1 every filter.
+  Not computed where chance alone would give most filters a partner (p > 0.5: too few weights per filter
+  for their number, such as 16 filters of 3 taps).
 * nonfinite = the number of NaN or Inf weights. The other values are NaN while there are any.
 
-Per filter, the values behind them are kept too: norm, min, max, noise, max |cosine| with another filter
-and which filter that is (partner), whether it counts as dead and as a near-duplicate (1 or 0; NaN where
-not computed), and the update ratio ||w_i,after - w_i,before|| / ||w_i,before||.
+Per filter, the values behind them are kept too: norm, min, max, noise, the largest cosine and with which
+filter (partner), the smallest cosine and with which filter (opposite_partner), whether it counts as dead,
+as a near-duplicate and as an opposite (1 or 0; NaN where not computed), and the update ratio
+||w_i,after - w_i,before|| / ||w_i,before||.
 
 The functions take W transposed, one column per filter (`columns_of`): that is the kernel's own memory
 order, so nothing is copied to read a filter's weights; float32 weights are turned into float64 a block at
@@ -34,14 +41,28 @@ from dataclasses import dataclass
 import numpy as np
 
 DEAD_FRACTION = 0.01  # of the median norm
-NOISE_CUTOFF = 0.25  # cycles per pixel
-NOISE_MIN_SIDE = 5  # tiles smaller than 5 x 5 have too few frequencies to tell noise from shape
-DUPLICATE_COSINE = 0.9
+NOISE_MIN_SIDE = 3  # a tile needs neighbours on both sides of a pixel, across and down
+DUPLICATE_COSINE = 0.9  # near-duplicates above it, opposites below its negation
+CHANCE_LIMIT = 0.5  # redundancy and opposites are not computed when chance alone gives more filters a partner
+CHANCE_SAMPLES = 2048  # random filters behind chance_noise
 
 # The scalars, in the order they are logged; the per-filter values (update_ratio is kept apart from them,
 # since it is known only when the step before was seen).
-SCALARS = ("update_ratio", "drift", "dead", "noise", "redundancy", "nonfinite")
-PER_FILTER = ("norm", "min", "max", "noise", "max_cosine", "partner", "dead", "duplicate")
+SCALARS = ("update_ratio", "drift", "dead", "noise", "redundancy", "opposites", "nonfinite")
+HEAVY = ("noise", "redundancy", "opposites")  # the costly ones: an FFT-free but full pass, all pairs
+PER_FILTER = (
+    "norm",
+    "min",
+    "max",
+    "noise",
+    "max_cosine",
+    "partner",
+    "min_cosine",
+    "opposite_partner",
+    "dead",
+    "duplicate",
+    "opposite",
+)
 
 
 @dataclass(frozen=True)
@@ -106,16 +127,22 @@ def _measure(weights, images, first, before, heavy: bool) -> Health:
         noise=missing,
         max_cosine=missing,
         partner=missing,
+        min_cosine=missing,
+        opposite_partner=missing,
         dead=dead.astype(np.float64) if finite else missing,
         duplicate=missing,
+        opposite=missing,
     )
     if heavy and images is not None and min(images.shape[2:]) >= NOISE_MIN_SIDE:
-        per_filter["noise"] = _noise(images)
+        per_filter["noise"] = np.where(dead, np.nan, _noise(images))
         scalars["noise"] = _nan_median(per_filter["noise"]) if finite else float("nan")
     if heavy:
-        per_filter["max_cosine"], per_filter["partner"] = _most_similar(weights, ~dead)
-        per_filter["duplicate"] = np.where(dead, 0.0, (per_filter["max_cosine"] > DUPLICATE_COSINE) * 1.0)
-        scalars["redundancy"] = _redundancy(per_filter["max_cosine"], ~dead) if finite else float("nan")
+        similar = _similar(weights, ~dead)
+        per_filter.update(similar)
+        chance = chance_share(weights.shape[0], int(np.count_nonzero(~dead)))
+        if chance <= CHANCE_LIMIT:
+            for name, flag in (("redundancy", "duplicate"), ("opposites", "opposite")):
+                scalars[name] = _beyond_chance(per_filter[flag], ~dead, chance) if finite else float("nan")
     scalars["nonfinite"] = float(nonfinite)
     return Health(scalars, per_filter)
 
@@ -165,11 +192,13 @@ def _ratio(numerator_squared: float, denominator_squared: float) -> float:
         return float(np.sqrt(np.float64(numerator_squared) / np.float64(denominator_squared)))
 
 
-def _most_similar(weights: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per filter: the largest |cosine| between its centred, unit-norm weights and another live filter's,
-    and that filter's index (NaN and -1 for dead filters, constant ones, and when there is no other)."""
+def _similar(weights: np.ndarray, live: np.ndarray) -> dict[str, np.ndarray]:
+    """Per filter: the largest and the smallest cosine between its centred, unit-norm weights and another
+    live filter's, those filters' indices, and whether they make it a near-duplicate or an opposite (NaN
+    and -1 for dead filters, constant ones, and when there is no other)."""
     filters = weights.shape[1]
-    max_cosine, partner = np.full(filters, np.nan), np.full(filters, -1.0)
+    out = {name: np.full(filters, np.nan) for name in ("max_cosine", "min_cosine", "duplicate", "opposite")}
+    out["partner"], out["opposite_partner"] = np.full(filters, -1.0), np.full(filters, -1.0)
     candidates = np.flatnonzero(live)
     chosen = weights[:, candidates].astype(np.float64)
     centred = chosen - chosen.mean(axis=0)
@@ -177,54 +206,79 @@ def _most_similar(weights: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np
     keep = (lengths > 0) & np.isfinite(lengths)
     usable = candidates[keep]
     if len(usable) < 2:
-        return max_cosine, partner
+        return out
     unit = centred[:, keep] / lengths[keep]
-    cosines = np.abs(unit.T @ unit)
-    np.fill_diagonal(cosines, -1.0)
+    cosines = unit.T @ unit
+    rows = np.arange(len(usable))
+    np.fill_diagonal(cosines, -np.inf)
     best = cosines.argmax(axis=1)
-    max_cosine[usable] = cosines[np.arange(len(usable)), best]
-    partner[usable] = usable[best]
-    return max_cosine, partner
+    out["max_cosine"][usable], out["partner"][usable] = cosines[rows, best], usable[best]
+    np.fill_diagonal(cosines, np.inf)
+    worst = cosines.argmin(axis=1)
+    out["min_cosine"][usable], out["opposite_partner"][usable] = cosines[rows, worst], usable[worst]
+    out["duplicate"] = np.where(live, (out["max_cosine"] > DUPLICATE_COSINE) * 1.0, 0.0)
+    out["opposite"] = np.where(live, (out["min_cosine"] < -DUPLICATE_COSINE) * 1.0, 0.0)
+    return out
 
 
-def _redundancy(max_cosine: np.ndarray, live: np.ndarray) -> float:
-    """The fraction of live filters with a partner closer than DUPLICATE_COSINE."""
+def _beyond_chance(flags: np.ndarray, live: np.ndarray, chance: float) -> float:
+    """(share of live filters flagged - chance) / (1 - chance), within [0, 1]."""
     count = int(live.sum())
     if count == 0:
         return float("nan")
-    return float(np.count_nonzero(max_cosine[live] > DUPLICATE_COSINE) / count)
+    share = np.count_nonzero(flags[live] == 1) / count
+    return float(np.clip((share - chance) / (1 - chance), 0.0, 1.0))
+
+
+def chance_share(dimension: int, filters: int, threshold: float = DUPLICATE_COSINE) -> float:
+    """The share of `filters` random filters of `dimension` weights expected to have a partner whose centred
+    cosine with theirs is above `threshold` (and, by symmetry, below its negation).
+
+    Centring leaves d = dimension - 1 free directions, in which a random filter points uniformly: one pair's
+    cosine exceeds t with q = (integral of sin^(d-2) over [0, arccos t]) / (the same over [0, pi]), and
+    given one filter the cosines with the others are independent, so p = 1 - (1 - q)^(filters - 1).
+    1 where there are too few dimensions to tell (d < 2): chance alone gives every filter a partner.
+    """
+    free = dimension - 1
+    if filters < 2:
+        return 0.0
+    if free < 2:
+        return 1.0
+    return 1.0 - (1.0 - _pair_chance(free, threshold)) ** (filters - 1)
+
+
+@functools.lru_cache(maxsize=256)
+def _pair_chance(free: int, threshold: float) -> float:
+    angles = np.linspace(0.0, np.pi, 20001)
+    density = np.sin(angles) ** (free - 2)
+    areas = (density[1:] + density[:-1]) / 2  # the trapezoid rule, step by step
+    return float(areas[angles[1:] <= np.arccos(threshold)].sum() / areas.sum())
 
 
 def _noise(images: np.ndarray) -> np.ndarray:
-    """Per filter: the high-frequency share of each channel's power over white noise's, averaged over the
-    channels that are not constant (NaN when all are).
+    """Per filter: its channels' mean roughness, over what random filters of that shape have."""
+    height, width, channels = images.shape[2], images.shape[3], images.shape[1]
+    return _roughness(images) / chance_noise(height, width, channels)
 
-    The real FFT holds each pair of mirrored frequencies once; weighting those columns twice gives the
-    sums over the full DFT2 exactly (the power of a real tile is symmetric).
-    """
-    height, width = images.shape[2:]
+
+def _roughness(images: np.ndarray) -> np.ndarray:
+    """Per filter of (filters, channels, height, width): the mean over its non-constant channels of the
+    neighbours' squared differences over the channel's squared deviations from its mean."""
     images = images.astype(np.float64)
     centred = images - images.mean(axis=(2, 3), keepdims=True)
-    spectrum = np.fft.rfft2(centred)
-    power = spectrum.real**2 + spectrum.imag**2
-    high, nonzero = _frequency_weights(height, width)
-    total = np.einsum("ncyx,yx->nc", power, nonzero)
-    above = np.einsum("ncyx,yx->nc", power, high)
-    share = high.sum() / nonzero.sum()
-    per_channel = np.where(total > 0, above / total / share, np.nan)
+    across = np.square(np.diff(images, axis=3)).sum(axis=(2, 3))
+    down = np.square(np.diff(images, axis=2)).sum(axis=(2, 3))
+    energy = np.square(centred).sum(axis=(2, 3))
+    per_channel = np.where(energy > 0, (across + down) / np.where(energy > 0, energy, 1.0), np.nan)
     return _nan_mean(per_channel, axis=1)
 
 
-@functools.lru_cache(maxsize=16)
-def _frequency_weights(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Over the rfft2 grid: how many bins of the full DFT2 grid each stands for (itself and its mirror
-    image), counted only above the cutoff, and only where nonzero."""
-    radius = np.hypot(np.fft.fftfreq(height)[:, None], np.fft.rfftfreq(width)[None, :])
-    count = np.full(radius.shape, 2.0)
-    count[:, 0] = 1.0
-    if width % 2 == 0:
-        count[:, -1] = 1.0
-    return count * (radius > NOISE_CUTOFF), count * (radius > 0)
+@functools.lru_cache(maxsize=64)
+def chance_noise(height: int, width: int, channels: int) -> float:
+    """The median roughness of CHANCE_SAMPLES random (Gaussian) filters of this shape, from a fixed seed:
+    what a fresh initialization reads, so that noise is 1 there at every tile size."""
+    rng = np.random.default_rng(0)
+    return float(np.median(_roughness(rng.standard_normal((CHANCE_SAMPLES, channels, height, width)))))
 
 
 def _nan_mean(values: np.ndarray, axis: int) -> np.ndarray:

@@ -11,6 +11,8 @@ In the run `<log_dir>/filters`, for a layer drawn under the tag `filters/<layer>
     filterviz/<layer>/filters       the per-filter values, one row per name in the description's "per_filter"
     filterviz/<layer>/update_ratio  the update ratio of each filter
     filterviz/<layer>/kernel        the float32 kernel, when it is stored
+    filterviz/<layer>/shed          at a step the writer left parts out of: one flag per name in the
+                                    description's "shed_order" (1: left out)
 
 The `filterviz/...` tensors carry, in their summary metadata (with a tag's first value in each file), the
 layer's description: JSON of `describe_layer`, with "version": FORMAT_VERSION. `read_description` checks it
@@ -38,7 +40,7 @@ RUN_NAME = "filters"  # the run directory FilterLogger writes inside log_dir
 IMAGE_PREFIX = "filters/"
 FORMAT_VERSION = 1  # of the layer description; a reader refuses a newer one by name
 DELTA = "delta"
-PLUGIN_PARTS = ("layer", "filters", "update_ratio", "kernel")
+PLUGIN_PARTS = ("layer", "filters", "update_ratio", "kernel", "shed")
 DESCRIPTION_BYTES = 1 << 16  # a layer description is a few hundred bytes; more is not one
 KERNEL_VALUES = 1 << 31  # the largest kernel a description may declare (8 GiB of float32)
 

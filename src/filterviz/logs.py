@@ -92,6 +92,7 @@ class _Layer:
         }
         self.grid_sizes: dict[int, tuple[int, int]] = {}  # step -> (height, width), as the event says
         self.scalars: dict[str, dict[int, float]] = {}
+        self.shed: dict[int, tuple[str, ...]] = {}  # step -> the parts the writer left out of it
         self.view: LayerView | None = None  # the last view handed out; None once this layer changed
 
     def published(self) -> LayerView:
@@ -108,6 +109,7 @@ class _Layer:
                 scalars=types.MappingProxyType(
                     {name: tuple(sorted(values.items())) for name, values in self.scalars.items()}
                 ),
+                shed=types.MappingProxyType(dict(self.shed)),
             )
         return self.view
 
@@ -123,6 +125,7 @@ class LayerView:
     locations: Mapping[str, Mapping[int, Location]]  # "grid", "delta", ... -> step -> value
     grid_sizes: Mapping[int, tuple[int, int]]
     scalars: Mapping[str, tuple[tuple[int, float], ...]]  # health name -> (step, value), by step
+    shed: Mapping[int, tuple[str, ...]] = field(default_factory=dict)  # step -> parts the writer left out
 
     @cached_property
     def steps(self) -> tuple[int, ...]:
@@ -227,7 +230,9 @@ class LogIndex:
             else:
                 if layer.description is None and not layer.problem:
                     self._describe(layer, _metadata(value))
-                if meaning.kind != "layer":
+                if meaning.kind == "shed":
+                    layer.shed[step] = _left_out(value, layer)
+                elif meaning.kind != "layer":
                     layer.locations[meaning.kind][step] = where
 
     @staticmethod
@@ -299,6 +304,14 @@ def _scalar(value: summary_pb2.Summary.Value) -> float | None:
     if value.HasField("simple_value"):
         return float(value.simple_value)
     return None
+
+
+def _left_out(value: memoryview, layer: _Layer) -> tuple[str, ...]:
+    """The names a shed marker flags, by the layer description's "shed_order"."""
+    tensor = summary_pb2.Summary.Value.FromString(bytes(value)).tensor
+    flags = np.frombuffer(tensor.tensor_content, "<f4") if tensor.tensor_content else np.zeros(0)
+    order = layer.description.info.get("shed_order", []) if layer.description is not None else []
+    return tuple(name for name, flag in zip(order, flags, strict=False) if flag and isinstance(name, str))
 
 
 def _metadata(value: bytes) -> summary_pb2.SummaryMetadata | None:

@@ -54,6 +54,7 @@ def layer_summary(view: LayerView) -> dict[str, Any]:
         "health": {
             name: [[step, number(value)] for step, value in points] for name, points in view.scalars.items()
         },
+        "shed": {str(step): list(parts) for step, parts in sorted(view.shed.items())},  # left out, by step
     }
     if view.description is not None:
         answer["drawing"] = drawing(view.description.renderer, view.info)

@@ -25,14 +25,21 @@ class Reports:
         self._lock = threading.Lock()
         self._untold: list[str] = []
         self.skipped: list[int] = []  # steps dropped in this training, in order
+        self.shed: dict[str, list[int]] = {}  # part left out -> the steps it was left out of, this training
         self._skips_told = 0
         self._nonfinite_told: set[str] = set()
         self._render_failure_told = False
 
     def training_begins(self) -> None:
-        """Skips are counted per training (fit)."""
+        """Skips and shed parts are counted per training (fit)."""
         with self._lock:
-            self.skipped, self._skips_told = [], 0
+            self.skipped, self._skips_told, self.shed = [], 0, {}
+
+    def left_out(self, step: int, parts: tuple[str, ...]) -> None:
+        """The writer was behind and left `parts` out of `step` (its grid was written)."""
+        with self._lock:
+            for part in parts:
+                self.shed.setdefault(part, []).append(step)
 
     def skipped_step(self, step: int) -> None:
         with self._lock:
@@ -40,9 +47,9 @@ class Reports:
             if len(self.skipped) == 1:
                 self._skips_told = 1
                 self._untold.append(
-                    f"FilterLogger: writing {self.tag} grids is slower than the schedule, so the oldest "
-                    f"waiting one (step {step}) was skipped; the newest are always kept, in order. "
-                    "Log less often to keep them all."
+                    f"FilterLogger: writing {self.tag} grids is slower than the schedule and the snapshots "
+                    f"waiting hold more memory than its bound, so the oldest waiting one (step {step}) was "
+                    "skipped; the newest are always kept, in order. Log less often to keep them all."
                 )
 
     def nonfinite_weights(self, step: int, message: str) -> None:
@@ -69,8 +76,17 @@ class Reports:
             self._untold.append(_failure(f"writing to {destination}", error))
 
     def training_ends(self) -> None:
-        """Count the skips once more, if there were more than the first warning told."""
+        """Count the skips once more, if there were more than the first warning told, and what was shed."""
         with self._lock:
+            if self.shed:
+                parts = "; ".join(
+                    f"{part} at {len(steps)} step{'s' * (len(steps) > 1)} ({_steps(steps)})"
+                    for part, steps in self.shed.items()
+                )
+                self._untold.append(
+                    f"FilterLogger fell behind in this training and, to keep every grid of {self.tag}, left "
+                    f"out: {parts}. The Filters tab shows them as not computed at those steps."
+                )
             if len(self.skipped) > self._skips_told:
                 self._skips_told = len(self.skipped)
                 self._untold.append(

@@ -27,11 +27,13 @@ const SORTS = [
   ["noise", "noise"],
 ];
 const UPDATE_RATIO = { log: true, band: [1e-4, 1e-2] }; // CS231n's healthy band around 1e-3
+const HEAVY = ["noise", "redundancy", "opposites"]; // the values a writer that is behind leaves out first
 const CURVES = [
   ["update_ratio", "update ratio (log)", UPDATE_RATIO],
   ["dead", "dead filters", { share: true }],
-  ["noise", "noise (1 = random)", {}],
-  ["redundancy", "near-duplicates", { share: true }],
+  ["noise", "noise (1 = as rough as random)", {}],
+  ["redundancy", "near-duplicates beyond chance", { share: true }],
+  ["opposites", "opposite pairs beyond chance", { share: true }],
 ];
 const CACHED_GRIDS = 48; // decoded grids kept, so memory stays bounded however long the run
 const CACHED_KERNELS = 24;
@@ -71,7 +73,7 @@ function picker(doc, label, choices, value) {
 export function formatValue(name, value) {
   if (value === null || value === undefined) return "n/a";
   if (name === "nonfinite") return String(value);
-  if (name === "dead" || name === "redundancy") return `${(100 * value).toFixed(1)}%`;
+  if (name === "dead" || name === "redundancy" || name === "opposites") return `${(100 * value).toFixed(1)}%`;
   if (value === 0) return "0";
   if (name === "update_ratio" || Math.abs(value) < 1e-3) return value.toExponential(2);
   return value.toFixed(3);
@@ -180,7 +182,7 @@ export class Dashboard {
       "p",
       { class: "legend", hidden: "" },
       element(doc, "span", { class: "swatch dead" }),
-      "dead (norm at most 1% of the median)",
+      "dead (weight norm at most 1% of the median: filterviz sees the weights, not the activations)",
       element(doc, "span", { class: "swatch duplicate" }),
       "near-duplicate (|cosine| > 0.9 with another filter; hover for which)",
     );
@@ -473,12 +475,26 @@ export class Dashboard {
     return fitZoom(image.width, image.height, { width, height });
   }
 
+  // The health values at `step`: each value the layer logs, "not computed at this step" where it has none
+  // there (left out by a writer that was behind, or not due), and the values it never logs, with why.
   showHealth(step) {
     const main = this.views[0];
     const items = [];
-    for (const [name, values] of Object.entries(main.health)) {
-      if (step === null || !values.has(step)) continue;
-      items.push(element(this.doc, "dt", {}, name.replace("_", " ")), element(this.doc, "dd", {}, formatValue(name, values.get(step))));
+    const info = main.layer.info;
+    const shed = (main.layer.shed || {})[String(step)] || [];
+    const unmeasured = info.unmeasured || {};
+    const names = info.measured || Object.keys(main.health);
+    for (const name of names) {
+      const values = main.health[name];
+      let text = values?.has(step) ? formatValue(name, values.get(step)) : "not computed at this step";
+      if (!values?.has(step) && (shed.includes("cheap health") || (shed.includes("heavy health") && HEAVY.includes(name)))) {
+        text += " (the writer was behind)";
+      }
+      if (name === "update_ratio" && !values?.has(step) && !shed.length) continue; // none at the first step
+      items.push(element(this.doc, "dt", {}, name.replace("_", " ")), element(this.doc, "dd", {}, text));
+    }
+    for (const [name, why] of Object.entries(unmeasured)) {
+      items.push(element(this.doc, "dt", {}, name.replace("_", " ")), element(this.doc, "dd", { title: why }, "not logged"));
     }
     this.healthView.replaceChildren(...items);
   }
@@ -488,7 +504,10 @@ export class Dashboard {
     const main = this.views[0];
     this.charts = CURVES.map(([name, title, options]) => {
       const canvas = element(this.doc, "canvas", { class: "curve", tabindex: "0", role: "img", "aria-label": `${title} over the run; click to go to a step` });
-      const chart = new LineChart(canvas, main.layer.health[name] || [], { title, ...options });
+      const why = (main.layer.info.unmeasured || {})[name];
+      canvas.title = why ? `Not logged for this layer: ${why}.` : "";
+      const empty = why ? "not logged for this layer (hover for why)" : "not computed yet";
+      const chart = new LineChart(canvas, main.layer.health[name] || [], { title, empty, ...options });
       canvas.addEventListener("click", (event) => {
         const step = chart.stepAt(event.clientX, this.steps);
         if (step !== null) this.show(this.steps.indexOf(step));
@@ -577,6 +596,7 @@ export class Dashboard {
       if (values[name]) parts.push(`${name.replace("_", " ")} ${formatValue(name, values[name][spot.unit])}`);
     }
     if (values.duplicate?.[spot.unit] === 1) parts.push(`near-duplicate of ${values.partner[spot.unit]}`);
+    if (values.opposite?.[spot.unit] === 1) parts.push(`opposite of ${values.opposite_partner[spot.unit]}`);
     if (values.dead?.[spot.unit] === 1) parts.push("dead");
     this.tooltip.textContent = parts.join(" · ");
     const stage = this.viewsBox.getBoundingClientRect();

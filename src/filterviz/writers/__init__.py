@@ -31,6 +31,7 @@ class LoggedStep:
     per_filter: dict[str, np.ndarray] = field(default_factory=dict)  # health: name -> one value per filter
     kernel: np.ndarray | None = None  # the kernel at this step, when it is stored
     layer: dict[str, Any] = field(default_factory=dict)  # how the layer is drawn, for the Filters tab
+    shed: tuple[str, ...] = ()  # what was left out of this step because the writer fell behind
 
     @property
     def caption(self) -> str:

@@ -83,6 +83,9 @@ def step_event(step: LoggedStep, described: set[str]) -> event_pb2.Event:
         _tensor(add(plugin_tag(step.tag, "update_ratio"), plugin), step.per_filter["update_ratio"])
     if step.kernel is not None:
         _tensor(add(plugin_tag(step.tag, "kernel"), plugin), step.kernel)
+    if step.shed:  # what the writer left out of this step, by the description's shed_order
+        order = step.layer.get("shed_order", [])
+        _tensor(add(plugin_tag(step.tag, "shed"), plugin), np.array([name in step.shed for name in order]))
     return event
 
 
