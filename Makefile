@@ -7,10 +7,8 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test test-backends test-tensorboard-oldest screenshots lint dist bench clean
 
-# The core and callback tests, run again on Keras' other backends.
-BACKEND_TESTS := tests/test_render.py tests/test_layers.py tests/test_callback.py tests/test_background.py \
-	tests/test_precision.py tests/test_hostile.py tests/test_health_logging.py tests/test_kinds.py \
-	tests/test_real_models.py
+# The tests of the packages that run Keras code (core, keras, pipeline), run again on Keras' other backends.
+BACKEND_TESTS := tests/core tests/keras tests/pipeline
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,13 +48,11 @@ $(TB_OLDEST)/.installed: pyproject.toml
 	touch $@
 
 test-tensorboard-oldest: $(VENV)/.dev-installed $(TB_OLDEST)/.installed
-	FILTERVIZ_TENSORBOARD=$(TB_OLDEST)/bin/tensorboard $(BIN)/python -m pytest tests/test_dashboard.py \
-		tests/test_dashboard_hostile.py tests/test_dashboard_health.py \
-		tests/test_dashboard_views.py
+	FILTERVIZ_TENSORBOARD=$(TB_OLDEST)/bin/tensorboard $(BIN)/python -m pytest tests/dashboard
 
 # The README's screenshots of the Filters tab on the demo's runs, taken by the tests' browser.
 screenshots: $(VENV)/.dev-installed
-	FILTERVIZ_SCREENSHOTS=docs/images $(BIN)/python -m pytest tests/test_demo.py
+	FILTERVIZ_SCREENSHOTS=docs/images $(BIN)/python -m pytest tests/cli/test_demo.py
 
 # The release: an sdist and a wheel in dist/, and the wheel installed in a fresh environment of its own
 # (with its dependencies from the package index, none from this clone) passing a smoke test.
@@ -69,8 +65,9 @@ dist: $(VENV)/.dev-installed
 	$(SMOKE)/bin/pip install -q dist/filterviz-*.whl
 	cd /tmp && $(CURDIR)/$(SMOKE)/bin/python $(CURDIR)/.ci/wheel_smoke.py
 
+# Style, and the package layering of docs/architecture.md (import-linter's contracts in pyproject.toml).
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/render.py

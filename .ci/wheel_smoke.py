@@ -4,6 +4,7 @@ Checks what a user of the release meets first: the package imports and draws a g
 command answers --help, and TensorBoard finds the Filters tab's entry point with its frontend files.
 """
 
+import re
 import subprocess
 import sys
 from importlib import metadata, resources
@@ -27,9 +28,13 @@ assert all(name in answer for name in ("render", "animate", "demo")), answer
 (entry,) = [e for e in metadata.entry_points(group="tensorboard_plugins") if e.name == "filterviz"]
 plugin = entry.load()
 assert plugin.plugin_name == "filterviz", plugin.plugin_name
-static = resources.files("filterviz") / "static"
-frontend = ("index.js", "app.js", "api.js", "draw.js", "normalize.js", "arrange.js", "charts.js", "style.css")
-for name in frontend:
+static = resources.files("filterviz") / "dashboard" / "static"
+# Every module static/README.md lists is in the wheel, and every module the page imports is one of them.
+listed = set(re.findall(r"^\| `([\w.]+\.(?:js|css))`", (static / "README.md").read_text(), re.MULTILINE))
+for name in listed:
     assert (static / name).is_file(), f"{name} is missing from the wheel"
+for module in [name for name in listed if name.endswith(".js")]:
+    for imported in re.findall(r'from "\./([\w.]+)"', (static / module).read_text()):
+        assert imported in listed, f"{module} imports {imported}, which the wheel lacks"
 
 print(f"filterviz {version} wheel: import, kernel_grid, `filterviz --help` and the TensorBoard plugin work")

@@ -36,13 +36,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parents[1]))  # the tests' browser and TensorBoard helpers
 
+from filterviz import RenderOptions
+from filterviz.core.renderer import Renderer
+from filterviz.eventfile.writer import TensorBoardWriter
+from filterviz.pipeline.steps import LayerLog
 from tests.helpers.browser import chromium, wait_until
 from tests.helpers.tensorboard_server import tensorboard
-
-from filterviz import RenderOptions
-from filterviz.layer_log import LayerLog
-from filterviz.renderer import Renderer
-from filterviz.writers.tensorboard import TensorBoardWriter
 
 STEPS = 1000
 SHAPE = (7, 7, 3, 64)
@@ -179,12 +178,12 @@ const canvas = document.querySelector('canvas.grid');
 const drawn = new Set();
 const observer = new MutationObserver(() => drawn.add(canvas.dataset.step));
 observer.observe(canvas, { attributes: true, attributeFilter: ['data-step'] });
-d.speedPicker.value = '30';
+d.playback.speed.value = '30';
 await d.show(0);
 const first = d.index, t0 = performance.now();
-d.play();
+d.playback.play();
 await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));
-d.stop();
+d.playback.stop();
 const seconds = (performance.now() - t0) / 1000;
 observer.disconnect();
 const played = d.steps.slice(first + 1, d.index + 1).map(String);

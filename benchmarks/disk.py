@@ -15,9 +15,10 @@ import tempfile
 import numpy as np
 
 from filterviz import RenderOptions
-from filterviz.layer_log import KERNEL_STORE_LIMIT, LayerLog
-from filterviz.renderer import Renderer
-from filterviz.writers.tensorboard import TensorBoardWriter
+from filterviz.core.renderer import Renderer
+from filterviz.eventfile.format import KERNEL_STORE_LIMIT
+from filterviz.eventfile.writer import TensorBoardWriter
+from filterviz.pipeline.steps import LayerLog
 
 KERNELS = [
     ("ResNet-50 conv1 7x7x3x64", (7, 7, 3, 64), None),

@@ -6,7 +6,7 @@ frozen, filters pinned to zero, duplicated or negated filters planted); and two 
 initialization. It prints every health value at the last logged step of each run, its median over the
 run, and its value at the first step (the initialization: noise, redundancy and opposites read as chance
 there, at every kernel size); then, for each value, the separation between the good run and the fault it
-is meant to reveal, against the factor the README states (tests/test_health_zoo.py checks the same).
+is meant to reveal, against the factor the README states (tests/trainings/test_health_zoo.py checks the same).
 
 Run:  python benchmarks/health_zoo.py
 """

@@ -16,7 +16,7 @@ they are not due at the other steps.
 
 Then the extra rows: every epoch, and Keras' own TensorBoard(write_images=True); and one grid's stages:
 the copy on the training thread, render, PNG, health and the event record on the writer thread, and what
-handing the grid to W&B costs.
+handing the grid to W&B and to MLflow costs.
 
 Goals: every grid written; MLP fit ratio <= 1.08, CNN <= 1.05 (medians).
 
@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 import warnings
@@ -36,22 +37,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).parents[1]))  # the shared timing helpers, in tests/helpers
 
 import keras
 import numpy as np
-from render import health_cost  # benchmarks/render.py, beside this script
 from tensorboard.compat.proto import event_pb2
 
 import filterviz
-from filterviz import health, layers
-from filterviz.log_format import PLUGIN_NAME, parse_tag
-from filterviz.options import RenderOptions
-from filterviz.records import read_records
-from filterviz.renderer import renderer_for
-from filterviz.schedule import Schedule
-from filterviz.writers import LoggedStep
-from filterviz.writers.png import ENCODER, encode_png, encode_png_with_pillow
-from filterviz.writers.tensorboard import TensorBoardWriter
+from filterviz.core import health
+from filterviz.core.options import RenderOptions
+from filterviz.core.png import ENCODER, encode_png, encode_png_with_pillow
+from filterviz.core.step import LoggedStep
+from filterviz.eventfile.format import PLUGIN_NAME, parse_tag
+from filterviz.eventfile.records import read_records
+from filterviz.eventfile.writer import TensorBoardWriter
+from filterviz.keras import kernels
+from filterviz.keras.rendering import renderer_for
+from filterviz.keras.schedule import Schedule
+from tests.helpers.measure import health_cost, median_ms
 
 EPOCHS, SAMPLES, BATCH = 2, 4096, 64
 BATCHES = SAMPLES // BATCH
@@ -101,7 +104,7 @@ def fit(model: keras.Model, callbacks: Callable[[str], list], x, y) -> tuple[flo
 
 def scheduled_steps(schedule: dict, batches_before: int) -> list[int]:
     """The steps FilterLogger's schedule asks for in one fit of a model that has trained `batches_before`
-    batches before (filterviz.schedule, driven as Keras drives the callback)."""
+    batches before (filterviz.keras.schedule, driven as Keras drives the callback)."""
     rules = Schedule(schedule.get("every_n_epochs", 1), schedule.get("every_n_steps"))
     steps = [rules.fit_begins(0, batches_before, batches_before // BATCHES)]
     for epoch in range(EPOCHS):
@@ -214,23 +217,14 @@ def extra_rows(x, y, repeats: int) -> None:
         print(f"{name:40} {statistics.median(values):6.3f}")
 
 
-def median_ms(function, repeats: int = 9) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
-
-
 def breakdown(model: keras.Model) -> str:
     """Where the time of one grid goes, for the first layer of `model`."""
     renderer, found = renderer_for(model, None, RenderOptions())
     layer = found.layer
-    kernel = layers.current_kernel(model, layer)
+    kernel = kernels.current_kernel(model, layer)
     picture = renderer.draw(kernel)
     grid = LoggedStep("filters/x", 0, "batch", picture.image, "", renderer.colour)
-    snapshot = median_ms(lambda: layers.current_kernel(model, layer))
+    snapshot = median_ms(lambda: kernels.current_kernel(model, layer))
     draw = median_ms(lambda: renderer.draw(kernel))
     png = median_ms(lambda: encode_png(picture.image, colour=renderer.colour))
     pillow = median_ms(lambda: encode_png_with_pillow(picture.image, colour=renderer.colour), repeats=5)
@@ -248,9 +242,7 @@ def breakdown(model: keras.Model) -> str:
         f"                   + health {health_ms:.2f} ms = {writer_total + health_ms:.1f} ms; noise, "
         f"redundancy and opposites {heavy_ms:.1f} ms more, as often as their time budget allows",
     ]
-    destinations = wandb_costs(grid)
-    if destinations:
-        lines.append(destinations)
+    lines += [line for line in (wandb_costs(grid), mlflow_costs(grid)) if line]
     return "\n".join(lines)
 
 
@@ -259,7 +251,7 @@ def wandb_costs(grid: LoggedStep) -> str:
     try:
         import wandb
 
-        from filterviz.writers.wandb import WandbWriter
+        from filterviz.pipeline.wandb import WandbWriter
     except ImportError:
         return ""
     with tempfile.TemporaryDirectory() as folder:
@@ -275,6 +267,39 @@ def wandb_costs(grid: LoggedStep) -> str:
     return (
         f"  W&B: wandb.Image(array) and log {as_array:.1f} ms; filterviz's PNG file {as_png:.1f} ms "
         f"(with the PNG already made for TensorBoard)"
+    )
+
+
+def mlflow_costs(grid: LoggedStep) -> str:
+    """One grid into an MLflow run (a SQLite store and artifact folder on disk): MLflow's own log_image
+    (which encodes the array twice, full and preview), and filterviz's writer: its share of the writer
+    thread (the preview), and until its sending thread has stored it."""
+    try:
+        import mlflow
+
+        from filterviz.pipeline.mlflow import MlflowWriter, preview
+    except ImportError:
+        return ""
+    with tempfile.TemporaryDirectory() as folder:
+        client = mlflow.MlflowClient(f"sqlite:///{folder}/mlflow.db")
+        experiment = client.create_experiment("benchmark", Path(folder, "artifacts").as_uri())
+        run_id = client.create_run(experiment).info.run_id
+        pixels = grid.image[..., 0] if grid.image.shape[2] == 1 else grid.image
+        own = median_ms(lambda: client.log_image(run_id, pixels, key="own", step=0, synchronous=True), 5)
+        writer = MlflowWriter(client, run_id, "benchmark", notice=print)
+        thread_share = median_ms(lambda: preview(grid.image), 5)
+
+        def stored() -> None:
+            sent = writer.sent
+            writer.write(grid)
+            while writer.sent == sent:
+                time.sleep(0.0002)
+
+        round_trip = median_ms(stored, 5)
+        writer.close()
+    return (
+        f"  MLflow: log_image(array) {own:.1f} ms; filterviz's writer {thread_share:.1f} ms of the writer "
+        f"thread (the preview; the PNG is TensorBoard's), {round_trip:.1f} ms until stored by its own thread"
     )
 
 

@@ -23,16 +23,19 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import time
+import sys
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 
-from filterviz import RenderOptions, health
-from filterviz.grid import PADDING_COLOUR
-from filterviz.renderer import Renderer
-from filterviz.tiles import tile_images
-from filterviz.writers.png import ENCODER, encode_png, encode_png_with_pillow
+sys.path.insert(0, str(Path(__file__).parents[1]))  # the shared timing helpers, in tests/helpers
+
+from filterviz import RenderOptions
+from filterviz.core.grid import PADDING_COLOUR
+from filterviz.core.png import ENCODER, encode_png, encode_png_with_pillow
+from filterviz.core.renderer import Renderer
+from tests.helpers.measure import health_cost, timed
 
 REFERENCE_KERNELS = [
     ("Conv2D 7x7x3x64 (ResNet-50)", (7, 7, 3, 64), None),
@@ -65,12 +68,6 @@ def per_tile_loop(kernel: np.ndarray, tile_shape, scale: int, padding: int = 1) 
         left = padding + (i % cols) * (w * scale + padding)
         grid[top : top + h * scale, left : left + w * scale] = big
     return grid
-
-
-def timed(function, *args, **kwargs) -> float:
-    start = time.perf_counter()
-    function(*args, **kwargs)
-    return time.perf_counter() - start
 
 
 def kernel_to_png(renderer: Renderer, kernel: np.ndarray) -> bytes:
@@ -150,20 +147,6 @@ def row(label: str, shape: tuple[int, ...], tile_shape, repeats: int) -> str:
         f"{health / (med(render) + med(png)):6.2f}",
     ]
     return f"{label:32} {size:>11} " + " ".join(cells)
-
-
-def health_cost(kernel: np.ndarray, renderer: Renderer, repeats: int) -> tuple[float, float]:
-    """(seconds the health values of every logged step take, seconds one computation of the heavy ones
-    adds), medians: health.measure as LayerLog calls it, with W_0 and W one step before."""
-    units = renderer.layout.units
-    weights = health.columns_of(kernel, units)
-    first, before = weights * np.float32(1.01), weights * np.float32(0.999)
-    images = tile_images(kernel, renderer.layout)
-    light, heavy = [], []
-    for _ in range(repeats):
-        light.append(timed(health.measure, weights, None, first, before, False))
-        heavy.append(timed(health.measure, weights, images, first, before, True) - light[-1])
-    return statistics.median(light), max(0.0, statistics.median(heavy))
 
 
 if __name__ == "__main__":

@@ -138,7 +138,7 @@ def demo_figures() -> None:
     import shutil
     import tempfile
 
-    from filterviz import demo
+    from filterviz.cli import demo
 
     with tempfile.TemporaryDirectory() as folder:
         result = demo.run(Path(folder), verbose=0)

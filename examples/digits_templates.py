@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 
 import filterviz
-from filterviz.demo import DIGITS_LOOK, SENSIBLE_LR, linear_classifier, load_digits_images
+from filterviz.cli.demo import DIGITS_LOOK, SENSIBLE_LR, linear_classifier, load_digits_images
 
 
 def main() -> None:

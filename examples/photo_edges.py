@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 
 import filterviz
-from filterviz.demo import edge_learner, photo_patches
+from filterviz.cli.demo import edge_learner, photo_patches
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ import wandb
 from wandb.integration.keras import WandbMetricsLogger
 
 import filterviz
-from filterviz.demo import DIGITS_LOOK, SENSIBLE_LR, linear_classifier, load_digits_images
+from filterviz.cli.demo import DIGITS_LOOK, SENSIBLE_LR, linear_classifier, load_digits_images
 
 
 def main() -> None:

@@ -6,15 +6,17 @@ from pathlib import Path
 
 import pytest
 
-import filterviz
-import filterviz.callback
-import filterviz.renderer
+import filterviz.core.renderer
+import filterviz.keras.callback
+import filterviz.keras.rendering
 from filterviz import RenderOptions
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
 
 
-@pytest.mark.parametrize("module", [filterviz.renderer, filterviz.callback])
+@pytest.mark.parametrize(
+    "module", [filterviz.core.renderer, filterviz.keras.rendering, filterviz.keras.callback]
+)
 def test_docstring_examples_run(module, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
@@ -27,6 +29,6 @@ def test_the_readme_documents_every_rendering_option():
 
 
 def test_the_readme_names_the_marker_and_separator_colours():
-    from filterviz.grid import MARKER_COLOUR, PADDING_COLOUR
+    from filterviz.core.grid import MARKER_COLOUR, PADDING_COLOUR
 
     assert str(MARKER_COLOUR) in README and str(PADDING_COLOUR) in README

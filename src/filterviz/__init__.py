@@ -7,28 +7,27 @@
     model.fit(x, y, callbacks=[filterviz.FilterLogger("logs/run1")])
     history = filterviz.load_history("logs/run1")      # every logged step, grid and health value
 
-Keras and tensorboard are imported only when a name that needs them is first used, so `kernel_grid` and
-the command line start quickly.
+The package's folders are its architecture (docs/architecture.md): core (numpy only), keras (the only code
+that imports Keras), pipeline (off the training thread), eventfile (the format both ways), dashboard (the
+Filters tab) and cli. Keras and tensorboard are imported only when a name that needs them is first used, so
+`kernel_grid` and the command line start quickly.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+from filterviz.core.options import RenderOptions
+from filterviz.core.renderer import kernel_grid
+from filterviz.core.warning import FilterVizWarning
 
 __version__ = "0.1.0"  # the one place it is defined: pyproject.toml reads it from here
 
-
-class FilterVizWarning(UserWarning):
-    """A picture was drawn, or a step logged, but not quite as asked: the message says what and why."""
-
-
-# The modules below import FilterVizWarning from here, so it is defined before them.
-from filterviz.options import RenderOptions  # noqa: E402
-from filterviz.renderer import kernel_grid, render, save_png  # noqa: E402
-
 if TYPE_CHECKING:
-    from filterviz.callback import FilterLogger
-    from filterviz.logs import History, load_history
+    from filterviz.eventfile.history import History, load_history
+    from filterviz.keras.callback import FilterLogger
+    from filterviz.keras.rendering import render, save_png
 
 __all__ = [
     "FilterLogger",
@@ -41,14 +40,21 @@ __all__ = [
     "save_png",
 ]
 
+# Names whose modules import Keras or tensorboard: imported when first used.
+_LAZY = {
+    "FilterLogger": "filterviz.keras.callback",
+    "render": "filterviz.keras.rendering",
+    "save_png": "filterviz.keras.rendering",
+    "History": "filterviz.eventfile.history",
+    "load_history": "filterviz.eventfile.history",
+}
+
 
 def __getattr__(name: str) -> Any:
-    if name == "FilterLogger":  # subclasses keras.callbacks.Callback: importing it imports Keras
-        from filterviz.callback import FilterLogger
-
-        return FilterLogger
-    if name in ("History", "load_history"):  # reads tensorboard's protos
-        from filterviz import logs
-
-        return getattr(logs, name)
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'filterviz' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

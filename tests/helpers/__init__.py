@@ -11,11 +11,12 @@ import keras
 import numpy as np
 
 import filterviz
-from filterviz.grid import PADDING_COLOUR
+from filterviz.core.grid import PADDING_COLOUR
 
 
 def cell(image: np.ndarray, row: int, col: int, tile_hw: tuple[int, int], scale: int = 1, padding: int = 1):
-    """The pixels of the tile at (row, col) of a grid."""
+    """The pixels of the tile at (row, col) of a grid, from the README's layout written out here on
+    purpose: the tests check GridPlan.cell_box against it, not with it."""
     th, tw = tile_hw
     top = padding + row * (th * scale + padding)
     left = padding + col * (tw * scale + padding)
@@ -60,10 +61,7 @@ def padding_mask(image, rows, cols, tile_hw, scale=1, padding=1) -> np.ndarray:
     mask = np.ones(image.shape[:2], bool)
     for r in range(rows):
         for c in range(cols):
-            th, tw = tile_hw
-            top = padding + r * (th * scale + padding)
-            left = padding + c * (tw * scale + padding)
-            mask[top : top + th * scale, left : left + tw * scale] = False
+            cell(mask, r, c, tile_hw, scale, padding)[...] = False
     return mask
 
 
@@ -74,7 +72,7 @@ def logged_images(run_dir, tag):
     """[(step, image)] of every image event under `tag` in a TensorBoard run directory, read from disk."""
     from tensorboard.backend.event_processing.event_accumulator import TENSORS, EventAccumulator
 
-    from filterviz.writers.png import decode_png
+    from filterviz.core.png import decode_png
 
     accumulator = EventAccumulator(str(run_dir), size_guidance={TENSORS: 0})  # 0: keep every event
     accumulator.Reload()
@@ -210,7 +208,7 @@ def gif_frames(path):
     """An animation's frames as RGB arrays without the step label band above each, and the GIF."""
     from PIL import Image, ImageSequence
 
-    from filterviz.animate import BAND_HEIGHT
+    from filterviz.cli.animate import BAND_HEIGHT
 
     with Image.open(path) as gif:
         return [np.asarray(frame.convert("RGB"))[BAND_HEIGHT:] for frame in ImageSequence.Iterator(gif)], gif

@@ -20,11 +20,11 @@ from PIL import Image
 from tensorboard.compat.proto import event_pb2
 
 from filterviz import RenderOptions
-from filterviz.layer_log import LayerLog
-from filterviz.log_format import PLUGIN_NAME
-from filterviz.records import masked_crc, tf_record
-from filterviz.renderer import Renderer
-from filterviz.writers.tensorboard import step_event
+from filterviz.core.renderer import Renderer
+from filterviz.eventfile.format import PLUGIN_NAME
+from filterviz.eventfile.records import masked_crc, tf_record
+from filterviz.eventfile.writer import step_event
+from filterviz.pipeline.steps import LayerLog
 
 SHAPE = (5, 5, 3, 8)
 TAG = "filters/conv"

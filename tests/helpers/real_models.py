@@ -7,8 +7,14 @@ backbone, a subclassed model's attributes), what comes before it, and how it is 
 
 from __future__ import annotations
 
+import warnings
+
 import keras
+import numpy as np
 from keras import layers, ops
+
+import filterviz
+from filterviz.keras.kernels import kernel_kind
 
 
 class Patches(layers.Layer):
@@ -293,3 +299,48 @@ def with_head(backbone: keras.Model, classes: int = 3) -> keras.Model:
         features = features["sequence_output"]
     pooled = layers.Flatten()(features)
     return keras.Model(backbone.input, layers.Dense(classes, name="classes")(pooled), name="with_head")
+
+
+# Training them in the tests: tiny data, one FilterLogger, what it logged.
+
+
+def data(shape, count=32, classes=3, seed=0, dtype="float32"):
+    rng = np.random.default_rng(seed)
+    if dtype == "int32":
+        return rng.integers(0, 20, (count, *shape)).astype("int32")
+    return rng.random((count, *shape), dtype=np.float32)
+
+
+def labels(count=32, classes=3, seed=1):
+    return np.random.default_rng(seed).integers(0, classes, count)
+
+
+def kernel_of(layer) -> np.ndarray:
+    return keras.ops.convert_to_numpy(layer.kernel).copy()
+
+
+def train_logged(model, x, y, log_dir=None, epochs=2, callbacks=(), **logger):
+    """fit() with `callbacks`, then FilterLogger(log_dir, **logger); its FilterVizWarnings, as text."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        logging = filterviz.FilterLogger(log_dir, **logger)
+        model.fit(x, y, epochs=epochs, batch_size=8, verbose=0, callbacks=[*callbacks, logging])
+    return [str(w.message) for w in caught if issubclass(w.category, filterviz.FilterVizWarning)]
+
+
+def assert_logged(log_dir, path, layer, before, **options):
+    """The run logged `path`; its first grid is step 0 drawn from `before`, its last the kernel now."""
+    history = filterviz.load_history(log_dir)
+    assert history.info["path"] == path
+    kind = kernel_kind(layer).kind
+    after = kernel_of(layer)
+    assert not np.array_equal(before, after), "the layer did not train"
+    assert history.steps[0] == 0
+    np.testing.assert_array_equal(history.grids[0], filterviz.kernel_grid(before, kind=kind, **options))
+    np.testing.assert_array_equal(history.grids[-1], filterviz.kernel_grid(after, kind=kind, **options))
+    return history
+
+
+def compiled(model, optimizer="adam"):
+    model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model

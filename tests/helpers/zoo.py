@@ -14,7 +14,7 @@ learning rate. Each fault changes one thing:
 and two very small kernels read at their fresh initialization: 16 Conv1D filters of 3 taps on one
 channel, and a 2x2x3 patch stem of 64 filters.
 
-`benchmarks/health_zoo.py` prints the table; `tests/test_health_zoo.py` checks the separations.
+`benchmarks/health_zoo.py` prints the table; `tests/trainings/test_health_zoo.py` checks the separations.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import keras
 import numpy as np
 
 import filterviz
-from filterviz import demo
+from filterviz.cli import demo
 
 FILTERS, PATCHES, EPOCHS, BATCH = 64, 8000, 10, 128
 GOOD_LR = 1e-2
@@ -80,7 +80,7 @@ class Gain(keras.layers.Layer):
 
 
 def edge_learner(steps: int, learning_rate: float, constraint=None, trainable: bool = True) -> keras.Model:
-    """The demo's reconstruction ICA (`filterviz.demo.edge_learner`), with the zoo's one change."""
+    """The demo's reconstruction ICA (`filterviz.cli.demo.edge_learner`), with the zoo's one change."""
     encoder = keras.layers.Conv2D(
         FILTERS,
         demo.PATCH,

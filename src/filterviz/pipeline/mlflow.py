@@ -1,0 +1,232 @@
+"""Logged steps -> an MLflow run.
+
+Each logged grid becomes one of MLflow's step images, the artifacts `mlflow.log_image(image, key=...,
+step=...)` writes and the run page's image panel shows on a step slider: under `images/`, the full image
+`<key>+step+<step>+timestamp+<ms>+<uuid>.png` and beside it the preview the panel draws,
+`...+compressed.webp`, with the run tag `mlflow.loggedImages`. The key is the tag, `filters/<layer>` (and
+`filters/<layer>/delta`). The full image is the PNG already encoded for TensorBoard, byte for byte: no
+second encoding, no re-conversion. The preview is the grid enlarged by a whole factor with nearest
+neighbour (or, for a grid larger than MLflow's 256 pixels, reduced by averaging), lossless: no pixel of it
+is smoothed into a colour the filter does not have. The health values are metrics `filters/<layer>/<name>`
+at the same step. Nothing of other callbacks (`mlflow.keras.MlflowCallback`, autolog) is touched: their
+metrics have keys of their own, and this writer talks to the run through its own `MlflowClient`.
+
+The network is used from a thread of this writer's own, `filterviz-mlflow`, never from FilterLogger's
+writer thread: MLflow's client retries a request to an unreachable server for about four minutes
+(MLFLOW_HTTP_REQUEST_MAX_RETRIES and _BACKOFF_FACTOR), and FilterLogger waits for its writer thread at every
+epoch's end. The first failure stops the sending, with one notice; what was sent before stays in the run.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from filterviz.core.step import LoggedStep
+
+EXTRA = "pip install 'filterviz[mlflow]'"
+PREVIEW_SIDE = 256  # pixels: MLflow's compressed image size (mlflow.tracking.multimedia)
+PENDING = 256  # steps waiting for the server, at most; more are not sent, and counted
+CLOSE_WAIT = 60.0  # seconds close() waits for the server to take the steps still waiting
+LOGGED_IMAGES_TAG = "mlflow.loggedImages"  # MLflow's run tag: the run has step images
+
+
+def import_mlflow():
+    try:
+        import mlflow
+    except ImportError:
+        raise ImportError(f"FilterLogger(mlflow=...) needs MLflow: {EXTRA}") from None
+    return mlflow
+
+
+def check_run_argument(run: Any) -> None:
+    """FilterLogger's `mlflow=` argument, checked when FilterLogger is made: True, a run id or a run."""
+    if run is True or (isinstance(run, str) and run.strip()):
+        return
+    if isinstance(getattr(getattr(run, "info", None), "run_id", None), str):
+        return
+    raise TypeError(
+        "FilterLogger(mlflow=...) takes True (the active run when training starts), a run id, or a run "
+        f"(what mlflow.start_run() or MlflowClient.get_run() returns); got {run!r}."
+    )
+
+
+def run_id_of(run: Any) -> str:
+    """The id of the run `run` names; True: the active run. RuntimeError when there is none."""
+    mlflow = import_mlflow()
+    if run is True:
+        active = mlflow.active_run()
+        if active is None:
+            raise RuntimeError(
+                "FilterLogger(mlflow=True) found no active MLflow run: call mlflow.start_run() before "
+                "model.fit() (or fit inside `with mlflow.start_run():`), or pass a run or run id as "
+                "FilterLogger(mlflow=run)."
+            )
+        return active.info.run_id
+    return run if isinstance(run, str) else run.info.run_id
+
+
+def open_run(run: Any, notice: Callable[[str], None]) -> MlflowWriter:
+    """A writer to the run `run` names, at the tracking URI set now; the run must exist and be active.
+    `notice` tells the user of a failure on the sending thread."""
+    mlflow = import_mlflow()
+    run_id = run_id_of(run)
+    client = mlflow.MlflowClient()
+    try:
+        status = client.get_run(run_id).info.status
+    except mlflow.exceptions.MlflowException as error:
+        raise RuntimeError(
+            f"FilterLogger(mlflow=...) cannot use MLflow run {run_id!r} at {mlflow.get_tracking_uri()}: "
+            f"{error}. Start a run with mlflow.start_run() and pass it, or its id."
+        ) from None
+    if status != "RUNNING":
+        raise RuntimeError(
+            f"MLflow run {run_id!r} is {status}, not running: start a new run with mlflow.start_run() "
+            "before model.fit(), or resume this one with mlflow.start_run(run_id=...)."
+        )
+    return MlflowWriter(client, run_id, mlflow.get_tracking_uri(), notice)
+
+
+def mlflow_key(tag: str) -> str:
+    """A tag as an MLflow metric and image key, which allow letters, digits and _ - . / and space."""
+    return re.sub(r"[^A-Za-z0-9_\-./ ]", "_", tag)
+
+
+def image_file_name(key: str, step: int, timestamp_ms: int) -> str:
+    """The name MLflow's image panel reads a step image's key, step and time from (as log_image names it;
+    `/` in a key becomes `~`)."""
+    return f"{key.replace('/', '~')}+step+{step}+timestamp+{timestamp_ms}+{uuid.uuid4()}"
+
+
+def preview(grid: np.ndarray, side: int = PREVIEW_SIDE) -> bytes:
+    """The grid as the panel's lossless WebP preview, its longer side at most `side`: enlarged by a whole
+    factor (nearest neighbour), or, when already larger, reduced by averaging whole pixels."""
+    from PIL import Image
+
+    picture = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
+    longer = max(picture.size)
+    if longer <= side:
+        factor = side // longer
+        picture = picture.resize((picture.width * factor, picture.height * factor), Image.Resampling.NEAREST)
+    else:
+        size = (max(1, picture.width * side // longer), max(1, picture.height * side // longer))
+        picture = picture.resize(size, Image.Resampling.BOX)
+    out = BytesIO()
+    picture.save(
+        out, format="WEBP", lossless=True, method=0, quality=0
+    )  # the fastest lossless: 15x the default
+    return out.getvalue()
+
+
+class MlflowWriter:
+    """Logs the grids and health values of layers to one MLflow run, from a sending thread of its own.
+
+    Args:
+        client: an `mlflow.MlflowClient` for the run's tracking server.
+        run_id: the run.
+        uri: the tracking URI, for messages.
+        notice: called with a message for the user (from either thread) when steps are not sent.
+    """
+
+    def __init__(self, client: Any, run_id: str, uri: str, notice: Callable[[str], None]) -> None:
+        self.client = client
+        self.run_id = run_id
+        self.uri = uri
+        self.notice = notice
+        self.sent = 0  # steps the server took
+        self.unsent = 0  # steps not sent: the server failed, or did not keep up
+        self._failure: str | None = None
+        self._tagged = False
+        self._queue: queue.Queue[tuple[list[tuple[str, bytes, bytes]], list[Any], int] | None] = queue.Queue()
+        self._folder = Path(tempfile.mkdtemp(prefix="filterviz-mlflow-"))  # files on their way into the run
+        self._thread = threading.Thread(target=self._send_all, name="filterviz-mlflow", daemon=True)
+        self._thread.start()
+
+    @property
+    def destination(self) -> str:
+        return f"MLflow run {self.run_id} at {self.uri}"
+
+    def write(self, logged: LoggedStep) -> None:
+        """Make what goes to the run (on the writer thread: the preview costs CPU, not network) and leave it
+        for the sending thread."""
+        if self._failure is not None or self._queue.qsize() >= PENDING:
+            self.unsent += 1
+            return
+        from mlflow.entities import Metric
+
+        millis = int(time.time() * 1000)
+        images = []
+        if logged.image is not None:
+            images.append((mlflow_key(logged.tag), logged.png, preview(logged.image)))
+        if logged.delta is not None:
+            images.append((mlflow_key(f"{logged.tag}/delta"), logged.delta_png, preview(logged.delta)))
+        metrics = [
+            Metric(mlflow_key(f"{logged.tag}/{name}"), float(value), millis, logged.step)
+            for name, value in logged.scalars.items()
+        ]
+        self._queue.put((images, metrics, logged.step))
+
+    def close(self) -> None:
+        """Wait up to CLOSE_WAIT seconds for the steps still waiting; the run stays open (it is the
+        user's)."""
+        self._queue.put(None)
+        self._thread.join(CLOSE_WAIT)
+        if self._thread.is_alive():
+            self._failure = "no answer"
+            self.notice(
+                f"FilterLogger: {self.destination} did not take the last grids within {CLOSE_WAIT:.0f} s; "
+                f"those not sent by then are not in the run ({self.sent} steps are)."
+            )
+        elif self.unsent and self._failure is None:
+            self.notice(
+                f"FilterLogger: {self.destination} did not keep up: {self.unsent} logged steps were not "
+                f"sent to it (every one is in the TensorBoard log, if log_dir was given)."
+            )
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    def _send_all(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._failure is not None:
+                self.unsent += 1
+                continue
+            try:
+                self._send(*item)
+                self.sent += 1
+            except Exception as error:  # the server or the network: told once, the training goes on
+                self._failure = str(error)
+                self.unsent += 1
+                self.notice(
+                    f"FilterLogger: sending to {self.destination} failed ({type(error).__name__}: "
+                    f"{str(error)[:300]}); nothing more is sent to it in this training, and the {self.sent} "
+                    "steps sent before are in the run."
+                )
+
+    def _send(self, images: list[tuple[str, bytes, bytes]], metrics: list[Any], step: int) -> None:
+        millis = int(time.time() * 1000)
+        for key, png, webp in images:
+            name = image_file_name(key, step, millis)
+            for path, data in (
+                (self._folder / f"{name}.png", png),
+                (self._folder / f"{name}+compressed.webp", webp),
+            ):
+                path.write_bytes(data)
+                try:
+                    self.client.log_artifact(self.run_id, str(path), artifact_path="images")
+                finally:
+                    path.unlink(missing_ok=True)
+        if images and not self._tagged:
+            self.client.set_tag(self.run_id, LOGGED_IMAGES_TAG, "True")  # as log_image sets it
+            self._tagged = True
+        if metrics:
+            self.client.log_batch(self.run_id, metrics=metrics)

@@ -1,0 +1,1 @@
+"""tests of filterviz.cli: the command line, the demo, the examples, loading model files."""

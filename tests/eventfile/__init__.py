@@ -1,0 +1,1 @@
+"""tests of filterviz.eventfile: event files written and read back."""

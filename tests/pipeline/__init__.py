@@ -1,0 +1,1 @@
+"""tests of filterviz.pipeline: the writer thread, health logging and the W&B and MLflow destinations."""

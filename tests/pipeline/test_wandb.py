@@ -1,0 +1,177 @@
+"""FilterLogger(wandb=...) with real offline W&B runs, read back from the run's files on disk."""
+
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import filterviz
+from filterviz.core.png import decode_png
+from tests.helpers import TAG, Batches, Renders, logged_images, tiny_data, tiny_model
+from tests.helpers.wandb_records import history, metric_definitions, offline_run_dir
+
+wandb = pytest.importorskip("wandb")
+from wandb.integration.keras import WandbMetricsLogger  # noqa: E402
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    """W&B offline, with every folder it writes under the test's temporary folder."""
+    for variable, folder in [
+        ("WANDB_DIR", ""),
+        ("WANDB_CACHE_DIR", "cache"),
+        ("WANDB_CONFIG_DIR", "config"),
+        ("WANDB_DATA_DIR", "data"),
+    ]:
+        (tmp_path / folder).mkdir(exist_ok=True)
+        monkeypatch.setenv(variable, str(tmp_path / folder))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    return tmp_path
+
+
+def start_run(root):
+    try:
+        return wandb.init(project="filterviz-tests", dir=root, mode="offline", reinit="finish_previous")
+    except Exception as error:  # wandb-core, its helper binary, could not start on this machine
+        pytest.skip(
+            f"W&B's helper process could not start here, so no W&B run: {type(error).__name__}: {error}"
+        )
+
+
+def logged(run_dir, tag=TAG):
+    """[(x-axis value, image, caption)] of every row holding `tag`, and every row."""
+    rows = history(run_dir)
+    mine = [row for row in rows if f"{tag}/path" in row]
+    axis = next(key for key in mine[0] if key.startswith("filterviz/"))
+    images = [decode_png((run_dir / "files" / row[f"{tag}/path"]).read_bytes()) for row in mine]
+    return (
+        [(row[axis], image, row[f"{tag}/caption"]) for row, image in zip(mine, images, strict=True)],
+        rows,
+        axis,
+    )
+
+
+@pytest.mark.parametrize("log_freq", ["epoch", "batch"])
+@pytest.mark.parametrize("order", ["metrics logger first", "filterviz first"])
+def test_no_image_and_no_metric_is_lost_or_moved(offline, order, log_freq):
+    run = start_run(offline)
+    model, renders = tiny_model(), Renders()
+    metrics, filters = WandbMetricsLogger(log_freq=log_freq), filterviz.FilterLogger(wandb=True)
+    callbacks = [metrics, filters] if order == "metrics logger first" else [filters, metrics]
+    x, y = tiny_data(32)  # 4 batches of 8 per epoch
+    fit = model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[*callbacks, renders])
+    run.finish()
+
+    images, rows, axis = logged(offline_run_dir(offline))
+    assert axis == "filterviz/epoch"
+    assert [step for step, _, _ in images] == [0, 1, 2, 3]  # the same steps as TensorBoard
+    for (step, image, caption), render in zip(images, renders.images, strict=True):
+        np.testing.assert_array_equal(image, render, err_msg=f"epoch {step}")
+        assert "layer 'dense'" in caption and f"epoch {step}" in caption and "normalize=per_tile" in caption
+    np.testing.assert_array_equal(images[-1][1], filterviz.render(model))
+
+    epoch_rows = [row for row in rows if "epoch/epoch" in row]
+    assert [row["epoch/epoch"] for row in epoch_rows] == [0, 1, 2]
+    assert [row["epoch/loss"] for row in epoch_rows] == pytest.approx(fit.history["loss"])
+    batch_rows = [row for row in rows if "batch/batch_step" in row]
+    assert [row["batch/batch_step"] for row in batch_rows] == (list(range(12)) if log_freq == "batch" else [])
+    assert all("batch/loss" in row for row in batch_rows)
+    for row in rows:  # our rows and the metrics logger's never share a row
+        assert not (f"{TAG}/path" in row and any(key.startswith(("epoch/", "batch/")) for key in row))
+    assert metric_definitions(offline_run_dir(offline))[TAG] == "filterviz/epoch"
+
+
+def test_every_n_steps_and_an_explicit_run_and_tensorboard_together(offline):
+    run = start_run(offline)
+    model = tiny_model()
+    x, y = tiny_data(32)
+    logger = filterviz.FilterLogger(
+        offline / "tb", wandb=run, every_n_steps=5, normalize="symmetric", cmap="diverging"
+    )
+    model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[logger])
+    run.finish()
+    images, _, axis = logged(offline_run_dir(offline))
+    assert axis == "filterviz/batch"
+    assert [step for step, _, _ in images] == [0, 5, 10, 12]
+    assert "batch 10" in images[2][2]
+    board = logged_images(offline / "tb" / "filters", TAG)
+    assert [step for step, _ in board] == [0, 5, 10, 12]
+    for (_, from_wandb, _), (_, from_board) in zip(images, board, strict=True):
+        np.testing.assert_array_equal(from_wandb, from_board)
+
+
+def test_single_channel_grids_reach_wandb_as_gray(offline):
+    run = start_run(offline)
+    model = tiny_model()
+    x, y = tiny_data(16)
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[filterviz.FilterLogger(wandb=True, padding=0, scale=1)])
+    run.finish()
+    images, _, _ = logged(offline_run_dir(offline))
+    np.testing.assert_array_equal(images[-1][1], filterviz.render(model, padding=0, scale=1))
+    assert images[-1][1].shape[-1] == 1
+
+
+def test_no_active_run_fails_before_the_first_batch(offline):
+    assert wandb.run is None
+    batches = Batches()
+    x, y = tiny_data(16)
+    with pytest.raises(RuntimeError, match=r"no active W&B run: call wandb.init\(\) before model.fit\(\)"):
+        tiny_model().fit(x, y, epochs=1, verbose=0, callbacks=[filterviz.FilterLogger(wandb=True), batches])
+    assert batches.count == 0
+
+
+def test_without_wandb_installed_the_error_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # makes `import wandb` fail, as if not installed
+    with pytest.raises(ImportError, match=r"pip install 'filterviz\[wandb\]'"):
+        filterviz.FilterLogger(wandb=True)
+
+
+def test_the_metrics_logger_keeps_its_own_x_axis(offline):
+    run = start_run(offline)
+    x, y = tiny_data(16)
+    tiny_model().fit(
+        x,
+        y,
+        epochs=2,
+        verbose=0,
+        callbacks=[filterviz.FilterLogger(wandb=True), WandbMetricsLogger(), keras.callbacks.History()],
+    )
+    run.finish()
+    definitions = metric_definitions(offline_run_dir(offline))
+    assert definitions.get("epoch/*") == "epoch/epoch", definitions
+    assert definitions.get(TAG) == "filterviz/epoch", definitions
+
+
+def test_health_values_and_the_delta_grid_share_the_image_row(offline):
+    from filterviz.core import health
+
+    run = start_run(offline)
+    model = tiny_model()
+    x, y = tiny_data(32)
+    history = model.fit(
+        x,
+        y,
+        epochs=2,
+        batch_size=8,
+        verbose=0,
+        callbacks=[filterviz.FilterLogger(wandb=True, log_delta=True)],
+    )
+    run.finish()
+    assert len(history.history["loss"]) == 2
+    rows = [row for row in history_rows(offline) if f"{TAG}/path" in row]
+    assert [row["filterviz/epoch"] for row in rows] == [0, 1, 2]
+    for row in rows:
+        for name in ("drift", "dead", "noise", "redundancy", "nonfinite"):
+            assert f"{TAG}/{name}" in row, name
+    assert "filters/dense/update_ratio" not in rows[0] and rows[1]["filters/dense/update_ratio"] > 0
+    assert rows[0]["filters/dense/drift"] == 0 and rows[2]["filters/dense/drift"] > 0
+    assert "filters/dense/delta/path" not in rows[0] and "filters/dense/delta/path" in rows[1]
+    definitions = metric_definitions(offline_run_dir(offline))
+    assert definitions[f"{TAG}/*"] == "filterviz/epoch"
+    assert set(health.SCALARS) <= {key.split("/")[-1] for row in rows for key in row}
+
+
+def history_rows(root):
+    return history(offline_run_dir(root))
