@@ -81,6 +81,19 @@ def test_every_grid_and_health_value_reach_the_server_beside_mlflows_own_callbac
     assert [step for step, _ in metric(tracking, run.info.run_id, "loss")] == [0, 1, 2]
 
 
+def test_beside_autolog_nothing_of_either_is_lost_or_moved(tracking):
+    model, renders = tiny_model(), Renders()
+    mlflow.keras.autolog(log_models=False)
+    try:
+        with mlflow.start_run() as run:
+            fit(model, callbacks=[renders], mlflow=True)
+    finally:
+        mlflow.keras.autolog(disable=True)
+    assert_grids(step_images(tracking, run.info.run_id)[TAG], [0, 1, 2, 3], renders.images)
+    assert [step for step, _ in metric(tracking, run.info.run_id, "loss")] == [0, 1, 2]  # autolog's
+    assert [step for step, _ in metric(tracking, run.info.run_id, f"{TAG}/dead")] == [0, 1, 2, 3]
+
+
 def test_the_names_are_the_ones_mlflows_own_log_image_writes(tracking):
     with mlflow.start_run() as run:
         mlflow.log_image(np.zeros((4, 4, 3), np.uint8), key=TAG, step=7)
