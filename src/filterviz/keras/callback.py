@@ -193,7 +193,7 @@ class FilterLogger(keras.callbacks.Callback):
         trained = choice.optimizer_variables(model) or frozenset()
         found = choice.find_layers(model, self.layer, calls=calls, trained=trained, traced_only=calls is None)
         for entry in found:
-            if "frozen" in entry.note:
+            if entry.passed_over_frozen:
                 self._tell(f"FilterLogger draws {entry.path!r}: {entry.note}. Pass layer= to choose another.")
             elif self.layer is not None and choice.is_frozen(entry.layer, trained):
                 self._tell(f"FilterLogger: {choice.frozen_warning(entry)}")
@@ -229,9 +229,9 @@ class FilterLogger(keras.callbacks.Callback):
             self._stop_background()
             return
         self._start_logs(found)
-        step, kernels, missing = first_step.initial(self._targets)
-        if kernels is not None and self._background is not None:
-            self._background.submit(Snapshot(step, tuple(map(LayerLog.snapshot, self._logs, kernels))))
+        step, initial, missing = first_step.initial(self._targets)
+        if initial is not None and self._background is not None:
+            self._background.submit(Snapshot(step, tuple(map(LayerLog.snapshot, self._logs, initial))))
         elif missing:
             for log in self._logs:
                 log.missing_initial = missing
@@ -275,11 +275,11 @@ class FilterLogger(keras.callbacks.Callback):
             self._measure_late_update()
         batches = self._steps() or self._last_batch + 1
         step = self.schedule.epoch_ends(epoch, batches)
-        kernels = self._log(step)
-        if kernels is not None and self.health and not self.schedule.by_steps and not self._steps():
+        snapshots = self._log(step)
+        if snapshots is not None and self.health and not self.schedule.by_steps and not self._steps():
             # Keras does not know the epoch's length, so its last batch could not be told in advance:
             # the first batch of the next epoch is measured instead.
-            self._late = (step, kernels)
+            self._late = (step, snapshots)
 
     def on_train_end(self, logs=None):
         try:
@@ -300,10 +300,10 @@ class FilterLogger(keras.callbacks.Callback):
         if self._first_step is not None:  # before the first step: keep the weights until a layer is chosen
             self._first_step.keep_initial(step)
             return None
-        kernels = self._snapshots()
-        self._background.submit(Snapshot(step, kernels, before))
+        snapshots = self._snapshots()
+        self._background.submit(Snapshot(step, snapshots, before))
         self._report()
-        return kernels
+        return snapshots
 
     def _measure_late_update(self) -> None:
         step, before = self._late
@@ -368,26 +368,36 @@ class FilterLogger(keras.callbacks.Callback):
             self._background = None
 
     def _open_writers(self) -> list[Writer]:
+        """The destinations, in an order that leaves nothing behind when one cannot be opened: the runs
+        first, the event file last; those opened before a failure are closed again."""
         writers: list[Writer] = []
-        if self.wandb is not False:  # first: no event file is left behind if there is no run
-            run = wandb_writer.active_run(self.wandb)
-            writers.append(wandb_writer.WandbWriter(run, self.schedule.axis))
-        if self.mlflow is not False:
-            writers.append(mlflow_writer.open_run(self.mlflow, notice=self._notices.notice))
-        if self.log_dir is not None:
-            try:
-                writers.append(TensorBoardWriter(self.log_dir / RUN_NAME, notice=self._notices.notice))
-            except OSError as error:
-                raise OSError(
-                    f"FilterLogger cannot write to log_dir={str(self.log_dir)!r}: {error}. "
-                    "Give a log_dir in a folder you can write to."
-                ) from error
+        try:
+            if self.wandb is not False:
+                run = wandb_writer.active_run(self.wandb)
+                writers.append(wandb_writer.WandbWriter(run, self.schedule.axis))
+            if self.mlflow is not False:
+                writers.append(mlflow_writer.open_run(self.mlflow, notice=self._notices.notice))
+            if self.log_dir is not None:
+                writers.append(self._tensorboard_writer())
+        except BaseException:
+            for writer in writers:
+                writer.close()
+            raise
         return writers
+
+    def _tensorboard_writer(self) -> TensorBoardWriter:
+        try:
+            return TensorBoardWriter(self.log_dir / RUN_NAME, notice=self._notices.notice)
+        except OSError as error:
+            raise OSError(
+                f"FilterLogger cannot write to log_dir={str(self.log_dir)!r}: {error}. "
+                "Give a log_dir in a folder you can write to."
+            ) from error
 
     def _trained_before(self, initial_epoch: int) -> tuple[int, int]:
         """(batches, epochs) the model was trained for before this fit, from a restored optimizer's
         iteration count or from initial_epoch."""
-        steps = (self.params or {}).get("steps")
+        steps = self._steps()
         optimizer = getattr(self.model, "optimizer", None)
         batches = int(keras.ops.convert_to_numpy(optimizer.iterations)) if optimizer is not None else 0
         if steps:

@@ -150,16 +150,15 @@ def _first_kernel_layer(model: keras.Model, data: Flow, trained: frozenset[int] 
             f"layer as if it were the first. {further}"
         )
     order = ORDER_SOURCES[data.source]
-    chosen, note = first, f"the first layer with a kernel that {where} reaches{order}"
     if trained is not None and is_frozen(first.layer, trained):
         trainable = next((f for f in drawable if not is_frozen(f.layer, trained)), None)
         if trainable is not None:
-            chosen = trainable
             note = (
                 f"the first trainable layer with a kernel that {where} reaches{order}; {first.path!r} comes "
                 "first but is frozen (not trained), so its update ratio and drift would be 0"
             )
-    return dataclasses.replace(chosen, note=note)
+            return dataclasses.replace(trainable, note=note, passed_over_frozen=True)
+    return dataclasses.replace(first, note=f"the first layer with a kernel that {where} reaches{order}")
 
 
 def _from_where(data: Flow) -> str:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import keras
@@ -35,6 +34,7 @@ class Found:
     layer: keras.layers.Layer
     containers: tuple[keras.layers.Layer, ...]
     note: str = ""  # why this layer was chosen, when it was chosen for the user: one line
+    passed_over_frozen: bool = False  # chosen because the first layer on the path is frozen
 
     @property
     def path(self) -> str:
@@ -263,8 +263,3 @@ class CallRecorder:
 
 
 _MISSING = object()
-
-
-def walk(model: keras.layers.Layer) -> Iterator[Found]:
-    """Every layer under `model` in tracking order (for looking layers up by name or object)."""
-    yield from tracked(model)

@@ -61,9 +61,9 @@ class FirstStep:
         if self._initial is None:
             return -1, None, ""
         step, copies = self._initial
-        kernels = [copies.get(id(layer)) for layer in targets]
-        if all(kernel is not None for kernel in kernels):
-            return step, tuple(kernels), ""  # type: ignore[arg-type]
+        kept = [copies.get(id(layer)) for layer in targets]
+        if all(kernel is not None for kernel in kept):
+            return step, tuple(kept), ""  # type: ignore[arg-type]
         if any(id(layer) in self._unbuilt for layer in targets):
             why = "the model was built by its first training step, which also trained it"
         else:

@@ -45,10 +45,7 @@ KERNEL_KINDS: tuple[tuple[type, KernelKind], ...] = (
 SUPPORTED = tuple(layer_type for layer_type, _ in KERNEL_KINDS)
 
 
-SUPPORTED_NAMES = (
-    "Dense, Conv1D, Conv2D, Conv3D, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D, "
-    "Conv1DTranspose, Conv2DTranspose or Conv3DTranspose"
-)
+SUPPORTED_NAMES = ", ".join(t.__name__ for t in SUPPORTED[:-1]) + f" or {SUPPORTED[-1].__name__}"
 
 
 # The names Keras gives the weights by which a layer transforms its input. A layer that owns none
