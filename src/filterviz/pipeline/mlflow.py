@@ -4,8 +4,9 @@ Each logged grid becomes one of MLflow's step images, the artifacts `mlflow.log_
 step=...)` writes and the run page's image panel shows on a step slider: under `images/`, the full image
 `<key>+step+<step>+timestamp+<ms>+<uuid>.png` and beside it the preview the panel draws,
 `...+compressed.webp`, with the run tag `mlflow.loggedImages`. The key is the tag, `filters/<layer>` (and
-`filters/<layer>/delta`). The full image is the PNG already encoded for TensorBoard, byte for byte: no
-second encoding, no re-conversion. The preview is the grid enlarged by a whole factor with nearest
+`filters/<layer>/delta`): a layer's part of a tag is a `safe_name`, so every character of it is one that
+MLflow's keys allow. The full image is the PNG already encoded for TensorBoard, byte for byte: no second
+encoding, no re-conversion. The preview is the grid enlarged by a whole factor with nearest
 neighbour (or, for a grid larger than MLflow's 256 pixels, reduced by averaging), lossless: no pixel of it
 is smoothed into a colour the filter does not have. The health values are metrics `filters/<layer>/<name>`
 at the same step. Nothing of other callbacks (`mlflow.keras.MlflowCallback`, autolog) is touched: their
@@ -20,7 +21,6 @@ epoch's end. The first failure stops the sending, with one notice; what was sent
 from __future__ import annotations
 
 import queue
-import re
 import shutil
 import tempfile
 import threading
@@ -98,11 +98,6 @@ def open_run(run: Any, notice: Callable[[str], None]) -> MlflowWriter:
     return MlflowWriter(client, run_id, mlflow.get_tracking_uri(), notice)
 
 
-def mlflow_key(tag: str) -> str:
-    """A tag as an MLflow metric and image key, which allow letters, digits and _ - . / and space."""
-    return re.sub(r"[^A-Za-z0-9_\-./ ]", "_", tag)
-
-
 def image_file_name(key: str, step: int, timestamp_ms: int) -> str:
     """The name MLflow's image panel reads a step image's key, step and time from (as log_image names it;
     `/` in a key becomes `~`)."""
@@ -123,9 +118,8 @@ def preview(grid: np.ndarray, side: int = PREVIEW_SIDE) -> bytes:
         size = (max(1, picture.width * side // longer), max(1, picture.height * side // longer))
         picture = picture.resize(size, Image.Resampling.BOX)
     out = BytesIO()
-    picture.save(
-        out, format="WEBP", lossless=True, method=0, quality=0
-    )  # the fastest lossless: 15x the default
+    # method=0, quality=0: the fastest lossless effort, 15 times the default's speed for the same pixels
+    picture.save(out, format="WEBP", lossless=True, method=0, quality=0)
     return out.getvalue()
 
 
@@ -146,9 +140,11 @@ class MlflowWriter:
         self.notice = notice
         self.sent = 0  # steps the server took
         self.unsent = 0  # steps not sent: the server failed, or did not keep up
-        self._failure: str | None = None
+        self._failed = False
         self._tagged = False
-        self._queue: queue.Queue[tuple[list[tuple[str, bytes, bytes]], list[Any], int] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[list[tuple[str, bytes, bytes]], list[Any], int, int] | None] = (
+            queue.Queue()
+        )
         self._folder = Path(tempfile.mkdtemp(prefix="filterviz-mlflow-"))  # files on their way into the run
         self._thread = threading.Thread(target=self._send_all, name="filterviz-mlflow", daemon=True)
         self._thread.start()
@@ -160,7 +156,7 @@ class MlflowWriter:
     def write(self, logged: LoggedStep) -> None:
         """Make what goes to the run (on the writer thread: the preview costs CPU, not network) and leave it
         for the sending thread."""
-        if self._failure is not None or self._queue.qsize() >= PENDING:
+        if self._failed or self._queue.qsize() >= PENDING:
             self.unsent += 1
             return
         from mlflow.entities import Metric
@@ -168,14 +164,14 @@ class MlflowWriter:
         millis = int(time.time() * 1000)
         images = []
         if logged.image is not None:
-            images.append((mlflow_key(logged.tag), logged.png, preview(logged.image)))
+            images.append((logged.tag, logged.png, preview(logged.image)))
         if logged.delta is not None:
-            images.append((mlflow_key(f"{logged.tag}/delta"), logged.delta_png, preview(logged.delta)))
+            images.append((f"{logged.tag}/delta", logged.delta_png, preview(logged.delta)))
         metrics = [
-            Metric(mlflow_key(f"{logged.tag}/{name}"), float(value), millis, logged.step)
+            Metric(f"{logged.tag}/{name}", float(value), millis, logged.step)
             for name, value in logged.scalars.items()
         ]
-        self._queue.put((images, metrics, logged.step))
+        self._queue.put((images, metrics, logged.step, millis))
 
     def close(self) -> None:
         """Wait up to CLOSE_WAIT seconds for the steps still waiting; the run stays open (it is the
@@ -183,12 +179,12 @@ class MlflowWriter:
         self._queue.put(None)
         self._thread.join(CLOSE_WAIT)
         if self._thread.is_alive():
-            self._failure = "no answer"
+            self._failed = True
             self.notice(
                 f"FilterLogger: {self.destination} did not take the last grids within {CLOSE_WAIT:.0f} s; "
                 f"those not sent by then are not in the run ({self.sent} steps are)."
             )
-        elif self.unsent and self._failure is None:
+        elif self.unsent and not self._failed:
             self.notice(
                 f"FilterLogger: {self.destination} did not keep up: {self.unsent} logged steps were not "
                 f"sent to it (every one is in the TensorBoard log, if log_dir was given)."
@@ -197,14 +193,14 @@ class MlflowWriter:
 
     def _send_all(self) -> None:
         while (item := self._queue.get()) is not None:
-            if self._failure is not None:
+            if self._failed:
                 self.unsent += 1
                 continue
             try:
                 self._send(*item)
                 self.sent += 1
             except Exception as error:  # the server or the network: told once, the training goes on
-                self._failure = str(error)
+                self._failed = True
                 self.unsent += 1
                 self.notice(
                     f"FilterLogger: sending to {self.destination} failed ({type(error).__name__}: "
@@ -212,8 +208,10 @@ class MlflowWriter:
                     "steps sent before are in the run."
                 )
 
-    def _send(self, images: list[tuple[str, bytes, bytes]], metrics: list[Any], step: int) -> None:
-        millis = int(time.time() * 1000)
+    def _send(
+        self, images: list[tuple[str, bytes, bytes]], metrics: list[Any], step: int, millis: int
+    ) -> None:
+        """One step into the run, under the time it was logged at (its metrics carry the same)."""
         for key, png, webp in images:
             name = image_file_name(key, step, millis)
             for path, data in (

@@ -193,6 +193,8 @@ class BackgroundLogger:
                 with self._condition:  # close() may read the list if this thread hangs
                     self.writers.remove(writer)
                 self.notices.write_failed(writer.destination, error)
+                with contextlib.suppress(Exception):  # release what it holds (a file, a thread); told once
+                    writer.close()
 
 
 def _lowest_priority() -> None:
