@@ -95,7 +95,7 @@ SCRUB = (
     "for (let i = FROM; i < TO; i++) await d.show(i);"
     "return (performance.now() - t0) / 1000;"
 )
-MEMORY = "return [performance.memory.usedJSHeapSize, filtervizDashboard.grids.entries.size];"
+MEMORY = "return [performance.memory.usedJSHeapSize, filtervizDashboard.pictures.grids.entries.size];"
 
 
 def scrub(driver, start: int, stop: int) -> float:

@@ -10,6 +10,7 @@ import pytest
 
 from filterviz.core.grid import plan_grid
 from filterviz.dashboard.answers import THRESHOLDS
+from filterviz.eventfile.format import plan_of
 
 JS_TESTS = Path(__file__).parent / "js"
 STATIC = Path(__file__).parents[2] / "src" / "filterviz" / "dashboard" / "static"
@@ -33,8 +34,7 @@ def test_modules_without_dom_pass_their_node_tests():
 )
 def test_browser_geometry_is_gridplans(units, per_unit, tile, scale, padding):
     plan = plan_grid(units, per_unit, tile, ncols=None, scale=scale, padding=padding, max_tiles=None)
-    fields = ("units", "tiles_per_unit", "rows", "cols", "tile_height", "tile_width", "scale", "padding")
-    as_json = json.dumps({name: getattr(plan, name) for name in fields})
+    as_json = json.dumps(plan_of(plan))  # as /layer sends it
     script = f"""
         const g = await import({json.dumps((STATIC / "geometry.js").as_uri())});
         const plan = {as_json};

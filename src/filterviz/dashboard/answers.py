@@ -39,6 +39,18 @@ def number(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def series(points_by_name: dict[str, list[tuple[int, float]]]) -> dict[str, list[list]]:
+    """name -> [[step, value or null], ...]: health curves, one filter's values over the run."""
+    return {
+        name: [[step, number(value)] for step, value in points] for name, points in points_by_name.items()
+    }
+
+
+def filter_values(values: dict[str, np.ndarray]) -> dict[str, list[float | None]]:
+    """name -> one value (or null) per filter, at one step."""
+    return {name: [number(v) for v in array] for name, array in values.items()}
+
+
 def layer_entry(view: LayerView) -> dict[str, Any]:
     """One layer in the list of runs: enough to choose it, and to pair it with runs of the same layer."""
     info = view.info
@@ -61,9 +73,7 @@ def layer_summary(view: LayerView) -> dict[str, Any]:
         "steps": list(view.steps),
         "kernel_steps": sorted(view.locations["kernel"]),
         "delta_steps": sorted(view.locations["delta"]),
-        "health": {
-            name: [[step, number(value)] for step, value in points] for name, points in view.scalars.items()
-        },
+        "health": series(view.scalars),
         "shed": {str(step): list(parts) for step, parts in sorted(view.shed.items())},  # left out, by step
         "thresholds": THRESHOLDS,
     }

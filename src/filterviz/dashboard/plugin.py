@@ -151,8 +151,7 @@ class FilterVizPlugin(base_plugin.TBPlugin):
     def _filters(self, request):
         view = self.view(request)
         step = _step(request, view.locations["grid"])
-        values = self.source(request).filters(view, step)
-        return _json(request, {name: [answers.number(v) for v in array] for name, array in values.items()})
+        return _json(request, answers.filter_values(self.source(request).filters(view, step)))
 
     def _kernel(self, request):
         view = self.view(request)
@@ -182,11 +181,7 @@ class FilterVizPlugin(base_plugin.TBPlugin):
     def _filter_series(self, request):
         view = self.view(request)
         unit = _filter(request, view)
-        series = self.source(request).filter_series(view, unit)
-        answer = {
-            name: [[step, answers.number(value)] for step, value in points] for name, points in series.items()
-        }
-        return _json(request, answer)
+        return _json(request, answers.series(self.source(request).filter_series(view, unit)))
 
 
 def _guarded(handler):

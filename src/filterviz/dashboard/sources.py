@@ -23,7 +23,7 @@ import struct
 import threading
 import time
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -68,6 +68,20 @@ def checked_png(view: LayerView, data: bytes, step: int) -> bytes:
     if size != expected:
         raise Unreadable(f"the grid at step {step} is {size[1]}x{size[0]}, not the layer's grid size")
     return data
+
+
+def filters_at(
+    view: LayerView, step: int, read: Callable[[str, tuple[int, ...]], np.ndarray]
+) -> dict[str, np.ndarray]:
+    """The per-filter values of `step`: name -> one value per filter. `read(part, shape)` reads the
+    layer's tensor `part` at that step, checked to have `shape`."""
+    values: dict[str, np.ndarray] = {}
+    names, units = view.info["per_filter"], view.description.units
+    if step in view.locations["filters"]:
+        values.update(zip(names, read("filters", (len(names), units)), strict=True))
+    if step in view.locations["update_ratio"]:
+        values["update_ratio"] = read("update_ratio", (units,))
+    return values
 
 
 class LocalSource:
@@ -126,17 +140,11 @@ class LocalSource:
         return read_array(view.locations["kernel"][step], plugin_tag(view.tag, "kernel"), shape)
 
     def filters(self, view: LayerView, step: int) -> dict[str, np.ndarray]:
-        values: dict[str, np.ndarray] = {}
-        names, units = view.info["per_filter"], view.description.units
-        if step in view.locations["filters"]:
-            rows = read_array(
-                view.locations["filters"][step], plugin_tag(view.tag, "filters"), (len(names), units)
-            )
-            values.update(zip(names, rows, strict=True))
-        if step in view.locations["update_ratio"]:
-            where = view.locations["update_ratio"][step]
-            values["update_ratio"] = read_array(where, plugin_tag(view.tag, "update_ratio"), (units,))
-        return values
+        return filters_at(
+            view,
+            step,
+            lambda part, shape: read_array(view.locations[part][step], plugin_tag(view.tag, part), shape),
+        )
 
     def filter_series(self, view: LayerView, unit: int) -> dict[str, list[tuple[int, float]]]:
         """One filter's per-filter values at every step: name -> (step, value)."""
@@ -263,15 +271,7 @@ class ProviderSource:
         return self._tensor_at(view, "kernel", step, tuple(view.description.renderer.kernel_shape))
 
     def filters(self, view: LayerView, step: int) -> dict[str, np.ndarray]:
-        values: dict[str, np.ndarray] = {}
-        names, units = view.info["per_filter"], view.description.units
-        if step in view.locations["filters"]:
-            values.update(
-                zip(names, self._tensor_at(view, "filters", step, (len(names), units)), strict=True)
-            )
-        if step in view.locations["update_ratio"]:
-            values["update_ratio"] = self._tensor_at(view, "update_ratio", step, (units,))
-        return values
+        return filters_at(view, step, lambda part, shape: self._tensor_at(view, part, step, shape))
 
     def filter_series(self, view: LayerView, unit: int) -> dict[str, list[tuple[int, float]]]:
         series: dict[str, list[tuple[int, float]]] = {}

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from filterviz.core import health
-from filterviz.core.grid import MAX_GRID_PIXELS
+from filterviz.core.grid import MAX_GRID_PIXELS, GridPlan
 from filterviz.core.options import RenderOptions, option_names
 from filterviz.core.renderer import Renderer
 from filterviz.core.tiles import KINDS
@@ -110,25 +110,18 @@ def describe_layer(renderer: Renderer, tag: str, axis: str, path: str, kernel_st
         "options": {
             key: (list(v) if isinstance(v, tuple) else v) for key, v in dataclasses.asdict(options).items()
         },
-        "plan": plan_of(renderer),
+        "plan": plan_of(renderer.plan),
         "per_filter": list(health.PER_FILTER),
         "scalars": list(health.SCALARS),
         "choice": "",  # why filterviz chose this layer, when it did
     }
 
 
-def plan_of(renderer: Renderer) -> dict[str, int]:
-    plan = renderer.plan
-    return {
-        "units": plan.units,
-        "tiles_per_unit": plan.tiles_per_unit,
-        "rows": plan.rows,
-        "cols": plan.cols,
-        "tile_height": plan.tile_height,
-        "tile_width": plan.tile_width,
-        "scale": plan.scale,
-        "padding": plan.padding,
-    }
+def plan_of(plan: GridPlan) -> dict[str, int]:
+    """Where a grid's tiles are, as the description states it (and the browser's geometry.js reads it):
+    every field of the plan but whether it was shrunk to fit."""
+    fields = (field.name for field in dataclasses.fields(plan) if field.name != "shrunk_to_fit")
+    return {name: getattr(plan, name) for name in fields}
 
 
 def encode_description(description: dict[str, Any]) -> bytes:
@@ -204,7 +197,7 @@ def _renderer(info: dict[str, Any], shape: list[int]) -> Renderer:
     except (TypeError, ValueError) as error:
         raise BadDescription(f"the layer it describes cannot be drawn: {error}") from None
     plan = info.get("plan")
-    if plan != plan_of(renderer):
+    if plan != plan_of(renderer.plan):
         raise BadDescription("the description's grid plan is not the one its layer is drawn with")
     if renderer.plan.height * renderer.plan.width > MAX_GRID_PIXELS:
         raise BadDescription("the description's grid is larger than any filterviz draws")

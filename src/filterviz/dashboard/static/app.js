@@ -138,11 +138,6 @@ export class Dashboard {
     doc.defaultView.addEventListener("resize", () => this.zoomPicker.value === "fit" && this.show(this.index));
   }
 
-  // For benchmarks/dashboard.py: the decoded grids kept.
-  get grids() {
-    return this.pictures.grids;
-  }
-
   async start() {
     await this.loadRuns();
     this.doc.defaultView.setInterval(() => this.poll().catch(() => {}), POLL_MS);

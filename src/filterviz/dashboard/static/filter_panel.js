@@ -7,6 +7,7 @@ import { cutOut } from "./arrange.js";
 import { LineChart } from "./charts.js";
 import { element } from "./dom.js";
 import { drawZoomed, toCanvas } from "./draw.js";
+import { chartOptions } from "./health_view.js";
 
 const LARGE = 192; // pixels of the large filter's longer side, at an integer zoom
 const SPARKLINES = [
@@ -66,11 +67,10 @@ export class FilterPanel {
     if (this.unit !== unit) return;
     drawZoomed(strip, life.strip, 2);
     Object.assign(strip.dataset, { run: view.layer.run, tag: view.layer.tag, filter: String(unit), zoom: "2", steps: String(life.stripSteps.length) });
-    const band = { band: view.layer.thresholds.update_ratio_band };
     for (const [name, title, options] of SPARKLINES) {
       const canvas = element(this.doc, "canvas", { class: "sparkline", role: "img", "aria-label": `Filter ${unit}'s ${title} over the run` });
-      const chartOptions = { title, width: 180, height: 70, ...options, ...(options.log ? band : {}) };
-      new LineChart(canvas, life.series[name] || [], chartOptions).draw(picture?.step ?? null, this.stepRange());
+      const sized = { title, width: 180, height: 70, ...options };
+      new LineChart(canvas, life.series[name] || [], chartOptions(name, sized, view.layer.thresholds)).draw(picture?.step ?? null, this.stepRange());
       sparks.append(canvas);
     }
   }

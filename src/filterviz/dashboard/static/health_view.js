@@ -14,6 +14,7 @@ const CURVES = [
   ["opposites", "opposite pairs beyond chance", { share: true }],
 ];
 
+// A chart's options: the update ratio's curves show the healthy band the server states.
 export function chartOptions(name, options, thresholds) {
   return name === "update_ratio" ? { ...options, band: thresholds.update_ratio_band } : options;
 }
