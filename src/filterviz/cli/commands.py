@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from filterviz import __version__
-from filterviz.core.options import RenderOptions
+from filterviz.core.options import RenderOptions, option_names
 
 EXIT_USAGE = 2
 
@@ -120,7 +120,7 @@ def _reported(parse):
 
 
 def chosen_options(args: argparse.Namespace) -> dict[str, Any]:
-    names = {field.name for field in dataclasses.fields(RenderOptions)}
+    names = set(option_names())
     return {name: value for name, value in vars(args).items() if name in names and value is not None}
 
 
