@@ -128,6 +128,7 @@ def test_tensorboard_wandb_and_mlflow_together_get_the_same_steps_and_grids(trac
 def test_a_store_on_disk_without_a_server(tmp_path, monkeypatch, store):
     uri = (tmp_path / "mlruns").as_uri() if store == "file" else f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3.17 refuses the old file store without it
+    monkeypatch.chdir(tmp_path)  # a SQLite store puts its artifacts in ./mlruns: here, not in the clone
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
     model, renders = tiny_model(), Renders()
