@@ -37,13 +37,14 @@ test-backends: $(VENV)/.backends-installed
 	KERAS_BACKEND=torch $(BIN)/python -m pytest $(BACKEND_TESTS)
 
 # The Filters tab under the oldest TensorBoard filterviz supports (2.16, which needs numpy 1), served from
-# an environment of its own while this one writes the logs and drives the browser.
+# an environment of its own while this one writes the logs and drives the browser. It has no TensorFlow,
+# so it serves s3:// log directories as such environments do (through fsspec).
 TB_OLDEST := .venv-tensorboard-2.16
 
 $(TB_OLDEST)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(TB_OLDEST)
 	$(TB_OLDEST)/bin/pip install "tensorboard==2.16.2" "numpy<2" "Pillow>=10" "google-crc32c>=1.5" \
-		"imagecodecs>=2024.9.22"
+		"imagecodecs>=2024.9.22" "fsspec>=2024.6" "s3fs>=2024.6"
 	$(TB_OLDEST)/bin/pip install --no-deps -e .
 	touch $@
 
@@ -74,6 +75,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/disk.py
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/dashboard.py
+	$(BIN)/python benchmarks/remote.py
 
 clean:
 	rm -rf $(VENV) $(TB_OLDEST) $(SMOKE) dist filterviz-demo

@@ -1,12 +1,16 @@
-"""Shared test setup: quiet TensorFlow, W&B offline, and CI's rule that no test skips unnoticed.
+"""Shared test setup: quiet TensorFlow, W&B offline, an S3 API server for the object-storage tests, and CI's
+rule that no test skips unnoticed.
 
 With FILTERVIZ_STRICT_SKIPS=1 (CI sets it), a test that skips for a reason not listed in EXPECTED_SKIPS
 for the current Keras backend fails the run: a skip there means CI lacks something a test needs.
 """
 
+import itertools
 import os
 
 import pytest
+
+from tests.helpers.s3_server import Proxy, s3_server
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("WANDB_SILENT", "true")
@@ -45,3 +49,34 @@ def pytest_sessionfinish(session, exitstatus):
         for test, reason in unexpected:
             reporter.line(f"{test}: {reason}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# An S3 API server for the session (moto's server mode on 127.0.0.1), and for each test that asks a bucket of
+# its own, with the environment that points boto3 and s3fs at the server.
+_buckets = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def s3():
+    with s3_server() as server:
+        yield server
+
+
+@pytest.fixture
+def bucket(s3, monkeypatch):
+    """A new, empty bucket; the environment points at the server."""
+    for name, value in s3.environment().items():
+        monkeypatch.setenv(name, value)
+    return s3.make_bucket(f"filterviz-{next(_buckets)}")
+
+
+@pytest.fixture
+def proxy(s3, monkeypatch):
+    """A proxy in front of the server that counts what is sent and can be cut off; the environment points
+    clients at it."""
+    host, port = s3.endpoint.removeprefix("http://").split(":")
+    proxy = Proxy((host, int(port)))
+    for name, value in s3.environment(proxy.endpoint).items():
+        monkeypatch.setenv(name, value)
+    yield proxy
+    proxy.cut()

@@ -48,7 +48,7 @@ CALLBACK_ARGUMENTS = [
     "store_kernel",
     "log_delta",
 ]
-COMMANDS = {"render", "animate", "demo"}
+COMMANDS = {"render", "animate", "demo", "tensorboard"}
 
 
 def test_top_level_names_are_the_documented_ones():

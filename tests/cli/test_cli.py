@@ -121,6 +121,9 @@ def test_render_errors_are_one_line_and_exit_code_2(saved_model, tmp_path):
     assert bad_choice.returncode == 2 and "invalid choice: 'minmax'" in bad_choice.stderr
     bad_shape = filterviz_cli("render", folder / "tiny.keras", "--tile-shape", "6,x,1")
     assert bad_shape.returncode == 2 and "'6,x,1' is not a shape such as 28,28,1" in bad_shape.stderr
+    # Only `filterviz tensorboard` passes arguments it does not know on (to TensorBoard).
+    unknown = filterviz_cli("render", folder / "tiny.keras", "--logdir", "logs")
+    assert unknown.returncode == 2 and "unrecognized arguments: --logdir logs" in unknown.stderr
 
 
 def test_a_model_without_dense_or_conv2d_layers(tmp_path):

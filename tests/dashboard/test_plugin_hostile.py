@@ -15,7 +15,7 @@ from werkzeug.test import Client
 import filterviz
 from filterviz.core.png import decode_png
 from filterviz.dashboard import plugin as tensorboard_plugin
-from filterviz.dashboard.sources import LocalSource
+from filterviz.dashboard.sources import EventFileSource
 from filterviz.eventfile.writer import TensorBoardWriter
 from tests.helpers import hostile_logs
 
@@ -26,7 +26,7 @@ ROUTES = ("/layer", "/grid", "/delta", "/filters", "/kernel", "/tilemap", "/stri
 def client(logdir, refresh_seconds=None):
     plugin = tensorboard_plugin.FilterVizPlugin(base_plugin.TBContext(logdir=str(logdir)))
     if refresh_seconds is not None:
-        plugin._local = LocalSource(str(logdir), refresh_seconds)
+        plugin._files = EventFileSource(str(logdir), refresh_seconds)
     return Client(application.TensorBoardWSGI([plugin]))
 
 
@@ -168,7 +168,7 @@ def test_requests_read_safely_while_a_writer_appends(tmp_path):
                     failures.append((route, answer.data))
         del own
 
-    source = test_client.application._plugins[0]._local  # the plugin's own source, as requests use it
+    source = test_client.application._plugins[0]._files  # the plugin's own source, as requests use it
     changed = []
 
     def hold():  # a view handed out never changes under its reader, however the index goes on

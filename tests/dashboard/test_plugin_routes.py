@@ -151,7 +151,7 @@ def test_a_failure_inside_is_a_500_without_a_traceback(logs, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("secret internals /home/user/path")
 
-    monkeypatch.setattr(tensorboard_plugin.LocalSource, "png", broken)
+    monkeypatch.setattr(tensorboard_plugin.EventFileSource, "png", broken)
     answer = get(client(root), "/grid", run="good/filters", tag="filters/dense", step=0)
     assert answer.status_code == 500 and answer.data == b"filterviz could not answer this request"
 

@@ -53,18 +53,26 @@ class TensorBoardServer:
         return self._log.read().decode(errors="replace")[-3000:]
 
 
-def tensorboard_command() -> list[str]:
+def tensorboard_command(through_fsspec: bool = False) -> list[str]:
     """This Python's TensorBoard, or the `tensorboard` program FILTERVIZ_TENSORBOARD names (CI tests the
-    Filters tab with TensorBoard 2.16 from a second environment this way)."""
+    Filters tab with TensorBoard 2.16 from a second environment this way, which has no TensorFlow).
+
+    `through_fsspec`: TensorBoard reading log directories through fsspec, as it does without TensorFlow
+    (where TensorFlow is installed, `filterviz tensorboard` starts it that way): for s3:// log directories.
+    """
     other = os.environ.get("FILTERVIZ_TENSORBOARD")
-    return [other] if other else [sys.executable, "-m", "tensorboard.main"]
+    if other:
+        return [other]
+    if through_fsspec:
+        return [sys.executable, "-m", "filterviz", "tensorboard"]
+    return [sys.executable, "-m", "tensorboard.main"]
 
 
 @contextlib.contextmanager
-def tensorboard(logdir, *extra: str):
+def tensorboard(logdir, *extra: str, through_fsspec: bool = False):
     """`tensorboard --logdir LOGDIR --host 127.0.0.1 --port 0`, as a user starts it, for the with-block."""
     command = [
-        *tensorboard_command(),
+        *tensorboard_command(through_fsspec),
         "--logdir",
         str(logdir),
         "--host",

@@ -1,4 +1,5 @@
-"""The `filterviz` command: render a saved model, animate a log directory, run the demo.
+"""The `filterviz` command: render a saved model, animate a log directory, run the demo, serve TensorBoard
+on an object store.
 
 A mistake in what it is given (a file that is not there or not a model, a model without a layer filterviz
 draws, a log directory without filter images, a bad option) is one line on stderr and exit code 2.
@@ -22,7 +23,11 @@ EXIT_USAGE = 2
 
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, passed_on = parser.parse_known_args(argv)  # TensorBoard's own arguments, for `tensorboard`
+    if args.command is tensorboard_command:
+        args.arguments = passed_on
+    elif passed_on:
+        parser.error(f"unrecognized arguments: {' '.join(passed_on)}")
     try:
         message = args.command(args)
     except (ValueError, OSError, ImportError) as error:  # our clear errors, and the OS's
@@ -61,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         "write an animation with the step on each frame: .gif, or .png for a lossless animated PNG.",
     )
     animate.add_argument(
-        "logdir", type=Path, metavar="LOGDIR", help="the log directory FilterLogger wrote to"
+        "logdir",
+        metavar="LOGDIR",
+        help="the log directory FilterLogger wrote to (a folder, or a URL such as s3://bucket/logs)",
     )
     animate.add_argument(
         "-o", "--output", type=Path, default=Path("evolution.gif"), help="default: %(default)s"
@@ -89,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="epochs of every training (default: 15 for the classifiers, 20 for the edges)",
     )
     demo.set_defaults(command=demo_command)
+
+    serve = commands.add_parser(
+        "tensorboard",
+        help="start TensorBoard on a log directory of an object store (s3://, gs://)",
+        description="Start TensorBoard with these arguments, reading log directories through fsspec (s3fs, "
+        "gcsfs, ...) as TensorBoard does where TensorFlow is not installed: where it is, TensorBoard "
+        "refuses s3:// (TensorFlow 2.21's file systems do not serve it). For example: filterviz "
+        "tensorboard --logdir s3://bucket/logs",
+    )
+    serve.set_defaults(command=tensorboard_command)
     return parser
 
 
@@ -190,6 +207,13 @@ def demo_command(args: argparse.Namespace) -> str:
     from filterviz.cli import demo
 
     demo.run(args.out, epochs=args.epochs)
+    return ""
+
+
+def tensorboard_command(args: argparse.Namespace) -> str:
+    from filterviz.cli.serve import run_tensorboard
+
+    run_tensorboard(args.arguments)
     return ""
 
 

@@ -47,6 +47,12 @@ class LoggedStep:
         return encode_png(self.delta, colour=self.colour)
 
 
+def step_list(steps: list[int], shown: int = 8) -> str:
+    """Steps for a message: the first `shown` of them, and the last."""
+    text = ", ".join(map(str, steps[:shown]))
+    return text + (f" ... {steps[-1]}" if len(steps) > shown else "")
+
+
 def safe_name(name: str) -> str:
     """A layer name as a TensorBoard tag part, W&B key part and file name: letters, digits, _ . - only."""
     return re.sub(r"[^A-Za-z0-9_.\-]+", "_", name).strip("_") or "layer"

@@ -35,9 +35,10 @@ from werkzeug import wrappers
 
 from filterviz.core.png import decode_png, encode_png
 from filterviz.dashboard import answers
-from filterviz.dashboard.sources import LocalSource, ProviderSource
+from filterviz.dashboard.sources import EventFileSource, ProviderSource
 from filterviz.eventfile.format import PLUGIN_NAME
 from filterviz.eventfile.index import LayerView, Unreadable
+from filterviz.storage.stores import open_store
 
 STATIC = Path(__file__).parent / "static"
 CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css"}
@@ -59,8 +60,9 @@ class FilterVizPlugin(base_plugin.TBPlugin):
 
     Args:
         context: TensorBoard's TBContext.
-        source: "local" to read the event files under the log directory, "provider" to read through
-            TensorBoard's data provider; None chooses "local" for a folder on this machine.
+        source: "files" to read the event files under the log directory itself, "provider" to read
+            through TensorBoard's data provider; None chooses "files" for a folder on this machine and for
+            a URL of an object store that an installed package serves (`s3://` with s3fs, ...).
     """
 
     plugin_name = PLUGIN_NAME
@@ -68,8 +70,8 @@ class FilterVizPlugin(base_plugin.TBPlugin):
     def __init__(self, context: base_plugin.TBContext, *, source: str | None = None) -> None:
         logdir = context.logdir or ""
         if source is None:
-            source = "local" if logdir and "://" not in logdir and os.path.isdir(logdir) else "provider"
-        self._local = LocalSource(logdir) if source == "local" else None
+            source = "files" if readable_by_filterviz(logdir) else "provider"
+        self._files = EventFileSource(logdir) if source == "files" else None
         self._provider = ProviderSource(context.data_provider) if source == "provider" else None
         # Static files by name, fixed when TensorBoard starts: a request can only pick one of these.
         self._static = {path.name: path for path in STATIC.iterdir() if path.suffix in CONTENT_TYPES}
@@ -101,9 +103,9 @@ class FilterVizPlugin(base_plugin.TBPlugin):
 
     # Parsing: which source, which layer, which step or filter.
 
-    def source(self, request) -> LocalSource | ProviderSource:
-        if self._local is not None:
-            return self._local
+    def source(self, request) -> EventFileSource | ProviderSource:
+        if self._files is not None:
+            return self._files
         return self._provider.bind(
             plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
         )
@@ -182,6 +184,18 @@ class FilterVizPlugin(base_plugin.TBPlugin):
         view = self.view(request)
         unit = _filter(request, view)
         return _json(request, answers.series(self.source(request).filter_series(view, unit)))
+
+
+def readable_by_filterviz(logdir: str) -> bool:
+    """A folder on this machine, or a URL of a store an installed package serves (`s3://` with s3fs)."""
+    if not logdir:
+        return False  # several log directories (--logdir_spec): TensorBoard's data provider reads them
+    try:
+        store = open_store(logdir)
+    except (ValueError, ImportError) as error:
+        logger.warning("filterviz: the Filters tab reads %s through TensorBoard's samples: %s", logdir, error)
+        return False
+    return store.remote or os.path.isdir(logdir)
 
 
 def _guarded(handler):

@@ -1,15 +1,17 @@
 """Where the Filters tab reads FilterLogger's logs from. No Keras, no HTTP here.
 
-* `LocalSource`, for a log directory on this machine: the event files themselves, through `LogIndex`, so
-  every logged step is there whatever TensorBoard's sampling.
-* `ProviderSource`, for remote log directories (gs://, s3://, ...): TensorBoard's data provider, which
-  keeps a sample of each tag (10 steps by default; `--samples_per_plugin images=all,filterviz=all` keeps
-  every one).
+* `EventFileSource`, for a log directory filterviz reads itself: a folder on this machine, or the URL of an
+  object store (`s3://`, `gs://`, any scheme fsspec serves, through filterviz.storage): the event files
+  themselves, through `LogIndex`, so every logged step is there whatever TensorBoard's sampling. On a
+  store, each refresh lists the run folders and reads only the objects that are new.
+* `ProviderSource`, for what filterviz cannot read itself (several log directories given with
+  `--logdir_spec`, a scheme no installed package serves): TensorBoard's data provider, which keeps a sample
+  of each tag (10 steps by default; `--samples_per_plugin images=all,filterviz=all` keeps every one).
 
 Both answer the same questions with the same immutable `LayerView`s, by run and tag (`filters/<layer>`),
 and check what they read against the layer's checked description before anything is sized from it.
 
-Threads, in LocalSource: one refresher thread owns the LogIndex and is the only one to call its
+Threads, in EventFileSource: one refresher thread owns the LogIndex and is the only one to call its
 `update()`; it runs every REFRESH_SECONDS while the tab is in use and stops after IDLE_SECONDS without a
 request. After each update it publishes the index's immutable views in one assignment under `_lock`.
 Request threads (TensorBoard serves each request on its own) only take the published views and read event
@@ -19,6 +21,7 @@ files: no request walks the log directory, and none touches a run it does not na
 from __future__ import annotations
 
 import contextlib
+import logging
 import struct
 import threading
 import time
@@ -38,11 +41,14 @@ from filterviz.eventfile.format import (
     read_description,
 )
 from filterviz.eventfile.index import LayerView, LogIndex, Problem, Unreadable, read_array, read_png
+from filterviz.storage.stores import StoreUnavailable, open_store
 
 REFRESH_SECONDS = 2.0
+REMOTE_REFRESH_SECONDS = 10.0  # a store is listed this often: each listing is a request (billed, on S3)
 IDLE_SECONDS = 300.0  # the refresher stops after this long without a request; the next one restarts it
 ALL = 10**9  # "downsample" to this many steps: every step the data provider holds
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+logger = logging.getLogger("filterviz")
 
 Layers = Mapping[tuple[str, str], LayerView]
 
@@ -84,18 +90,28 @@ def filters_at(
     return values
 
 
-class LocalSource:
-    """Every step logged under a local log directory."""
+class EventFileSource:
+    """Every step logged under a log directory: a folder, or a URL of an object store.
 
-    def __init__(self, logdir: str, refresh_seconds: float = REFRESH_SECONDS) -> None:
-        self._index = LogIndex(logdir)  # owned by whichever thread holds _updating (the refresher)
+    Args:
+        logdir: the log directory.
+        refresh_seconds: how often new steps are looked for; None: every REFRESH_SECONDS on this machine,
+            every REMOTE_REFRESH_SECONDS on a store.
+    """
+
+    def __init__(self, logdir: str, refresh_seconds: float | None = None) -> None:
+        store = open_store(logdir)
+        self._index = LogIndex(store)  # owned by whichever thread holds _updating (the refresher)
         self._updating = threading.Lock()
         self._lock = threading.Lock()  # guards the published views and the refresher's start
         self._published: tuple[Layers, Mapping[str, tuple[Problem, ...]]] = ({}, {})
         self._fresh = False  # published at least once
-        self._refresh_seconds = refresh_seconds
+        self._refresh_seconds = refresh_seconds or (
+            REMOTE_REFRESH_SECONDS if store.remote else REFRESH_SECONDS
+        )
         self._last_request = time.monotonic()
         self._refresher: threading.Thread | None = None
+        self._unavailable = ""  # why the store could not be listed last time, while it cannot
 
     def layers(self) -> Layers:
         return self._current()[0]
@@ -120,11 +136,17 @@ class LocalSource:
 
     def _update(self) -> None:
         with self._updating:
-            self._index.update()
-            published = (
-                types.MappingProxyType(self._index.views()),
-                types.MappingProxyType(self._index.problems()),
-            )
+            problems = dict(self._index.problems())
+            try:
+                self._index.update()
+                problems = dict(self._index.problems())
+                self._unavailable = ""
+            except StoreUnavailable as error:  # what was read before stays; the tab says why nothing is new
+                if not self._unavailable:
+                    logger.warning("filterviz: %s", error)
+                self._unavailable = str(error)
+                problems["."] = (*problems.get(".", ()), Problem(".", -1, self._unavailable))
+            published = (types.MappingProxyType(self._index.views()), types.MappingProxyType(problems))
             with self._lock:
                 self._published = published
                 self._fresh = True

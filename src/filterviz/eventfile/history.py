@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,6 +12,7 @@ import numpy as np
 from filterviz.core.png import decode_png
 from filterviz.eventfile.format import image_tag, layer_name, plugin_tag
 from filterviz.eventfile.index import LayerView, LogIndex, read_array, read_png
+from filterviz.storage.stores import open_store
 
 
 @dataclass(frozen=True)
@@ -46,11 +46,13 @@ def load_history(log_dir: str | os.PathLike[str], layer: str | None = None) -> H
     """Read back everything FilterLogger logged of one layer under `log_dir`, as numpy arrays.
 
     Args:
-        log_dir: the log directory given to FilterLogger, or any folder above or inside it.
+        log_dir: the log directory given to FilterLogger, or any folder above or inside it; a URL of an
+            object store (`s3://bucket/logs`) as well.
         layer: the layer's name (or its tag, `filters/<name>`); None when only one layer was logged.
 
     Raises ValueError naming the layers found when `layer` is not given and there are several, or when it
-    was logged in several runs (then give one run's folder).
+    was logged in several runs (then give one run's folder); StoreUnavailable (an OSError) when a store
+    cannot be read, naming what to set.
 
     Example:
         >>> history = filterviz.load_history("logs/run1")  # doctest: +SKIP
@@ -90,10 +92,11 @@ def load_history(log_dir: str | os.PathLike[str], layer: str | None = None) -> H
 
 def choose_layer(log_dir: str | os.PathLike[str], layer: str | None = None) -> LayerView:
     """The one layer logged under `log_dir` (or the one named). ValueError naming what there is."""
-    log_dir = Path(log_dir)
-    if not log_dir.is_dir():
-        raise ValueError(f"{log_dir} is not a folder: give the log directory FilterLogger wrote to.")
-    index = LogIndex(log_dir)
+    store = open_store(log_dir)
+    if not store.is_folder():
+        what = "holds nothing" if store.remote else "is not a folder"
+        raise ValueError(f"{store.url} {what}: give the log directory FilterLogger wrote to.")
+    index = LogIndex(store)
     index.update()
     layers = index.with_grids()
     listing = ", ".join(f"{found.tag} (run {found.run})" for found in layers) or "none"
@@ -103,13 +106,13 @@ def choose_layer(log_dir: str | os.PathLike[str], layer: str | None = None) -> L
         wanted = [found for found in layers if found.tag == tag]
     if not wanted:
         what = f"tag {layer!r}" if layer else "filter images (tags filters/...)"
-        raise ValueError(f"{log_dir} holds no {what}; image tags found: {listing}.")
+        raise ValueError(f"{store.url} holds no {what}; image tags found: {listing}.")
     if len(wanted) > 1:
         if len({found.tag for found in wanted}) > 1:
-            raise ValueError(f"{log_dir} holds several filter tags: {listing}. Choose one.")
+            raise ValueError(f"{store.url} holds several filter tags: {listing}. Choose one.")
         runs = ", ".join(found.run for found in wanted)
         raise ValueError(
-            f"{log_dir} holds {wanted[0].tag!r} in several runs ({runs}): give the run's folder."
+            f"{store.url} holds {wanted[0].tag!r} in several runs ({runs}): give the run's folder."
         )
     return wanted[0]
 

@@ -1,13 +1,15 @@
 """Reading back what FilterLogger wrote, without TensorFlow: every step, not TensorBoard's samples.
 
-`LogIndex` scans a log directory's event files, later only what was appended since, and remembers where
+`LogIndex` scans a log directory's event files (in a folder on this machine, or the objects of a store:
+filterviz.storage), later only what was appended since and the objects that are new, and remembers where
 each step's values lie in them rather than holding the runs in memory: the Filters tab, `filterviz
 animate` and `load_history` (filterviz.eventfile.history) read this way. Reading a value later decodes that
 value alone (a grid without the kernel stored beside it).
 
 A file that cannot be read (a corrupt record, bytes that are no event) is quarantined at the record where
 it fails: what came before stays, the rest of the file is not read again, and the run says why
-(`RunProblems`). A layer whose description is not valid is kept with its problem and nothing else. A record
+(`problems()`, naming each file relative to the log directory). A layer whose description is not valid is
+kept with its problem and nothing else. A record
 cut short at the end of a file (a writer appending it, or one that died) ends what is read of that file
 until it is complete. A run whose files disappeared or shrank is read again from the start, and a run
 without files is gone. Folders are followed through symbolic links, as TensorBoard does.
@@ -25,11 +27,11 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,28 +50,35 @@ from filterviz.eventfile.records import (
     CorruptRecord,
     field_bytes,
     fields,
-    read_at,
     read_records,
     summary_values,
 )
+from filterviz.storage.stores import FileInfo, LocalStore, RemoteStore, open_store
+
+Store = LocalStore | RemoteStore
 
 logger = logging.getLogger("filterviz")
 
 
 @dataclass(frozen=True)
 class Location:
-    """Where one summary value lies: an event file and the value's bytes in it."""
+    """Where one summary value lies: an event file (in `store`) and the value's bytes in it."""
 
-    path: Path
+    path: str
     start: int
     stop: int
+    store: Store = field(compare=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.path.replace(os.sep, "/"))
 
 
 @dataclass(frozen=True)
 class Problem:
     """A file or layer that is read no further, and why."""
 
-    where: str  # the file (or the layer's tag)
+    where: str  # the file, relative to the log directory (or the layer's tag)
     offset: int  # the byte at which reading stopped (-1 for a layer)
     reason: str
 
@@ -144,50 +153,57 @@ class _Run:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.read_to: dict[Path, int] = {}
-        self.sizes: dict[Path, int] = {}
-        self.broken: dict[Path, Problem] = {}
+        self.read_to: dict[str, int] = {}
+        self.sizes: dict[str, int] = {}
+        self.broken: dict[str, Problem] = {}
         self.layers: dict[str, _Layer] = {}
 
 
 class LogIndex:
-    """Every layer logged under a log directory, by (run, tag); `update()` reads what is new."""
+    """Every layer logged under a log directory, by (run, tag); `update()` reads what is new.
 
-    def __init__(self, log_dir: str | os.PathLike[str]) -> None:
-        self.log_dir = Path(log_dir)
+    Args:
+        log_dir: a folder on this machine, a URL of an object store, or the store itself.
+
+    `update()` raises StoreUnavailable when a store cannot be listed; what was read before stays.
+    """
+
+    def __init__(self, log_dir: str | os.PathLike[str] | Store) -> None:
+        self.store = log_dir if isinstance(log_dir, LocalStore | RemoteStore) else open_store(log_dir)
         self._runs: dict[str, _Run] = {}
 
     def update(self) -> None:
-        found = event_files(self.log_dir)
+        found = self.store.event_files()
         for name in set(self._runs) - set(found):
             del self._runs[name]  # its folder or files were deleted
-        for name, paths in found.items():
+        for name, files in found.items():
             run = self._runs.get(name)
+            sizes = {info.path: info.size for info in files}
             if run is None or any(
-                path not in paths or (path.stat().st_size if path.exists() else 0) < run.sizes.get(path, 0)
-                for path in run.read_to
+                path not in sizes or sizes[path] < run.sizes.get(path, 0) for path in run.read_to
             ):
                 run = self._runs[name] = _Run(name)  # new, or files went away or were rewritten: anew
-            for path in paths:
-                self._read(run, path)
+            for info in files:
+                self._read(run, info)
 
-    def _read(self, run: _Run, path: Path) -> None:
+    def _read(self, run: _Run, info: FileInfo) -> None:
+        path = info.path
         if path in run.broken:
             return
-        try:
-            size = path.stat().st_size
-        except OSError:
-            return  # gone since it was listed: the next update drops it
-        run.sizes[path] = size
+        run.sizes[path] = info.size
         start = run.read_to.get(path, 0)
-        if size <= start:
+        if info.size <= start:
             return
         offset = start  # of the record being read, to say where a failure is
+        shown = self.store.relative(path)
         try:
-            for offset, end, data in read_records(path, start):
-                self._index(run, path, offset, data)
-                run.read_to[path] = end
-                offset = end
+            with self.store.open(path) as stream:
+                for offset, end, data in read_records(stream, start, info.size, shown):
+                    self._index(run, path, offset, data)
+                    run.read_to[path] = end
+                    offset = end
+        except FileNotFoundError:
+            return  # gone since it was listed: the next update drops it
         except (
             CorruptRecord,
             ValueError,
@@ -198,11 +214,11 @@ class LogIndex:
             RecursionError,
         ) as e:
             at = e.offset if isinstance(e, CorruptRecord) else offset
-            problem = Problem(str(path), at, getattr(e, "reason", None) or f"{type(e).__name__}: {e}")
+            problem = Problem(shown, at, getattr(e, "reason", None) or f"{type(e).__name__}: {e}")
             run.broken[path] = problem
             logger.warning("filterviz: reading no further in %s", problem)
 
-    def _index(self, run: _Run, path: Path, offset: int, data: bytes) -> None:
+    def _index(self, run: _Run, path: str, offset: int, data: bytes) -> None:
         """One event's values: where each lies, and the small ones (health values, descriptions) read."""
         data = memoryview(data)  # values are looked at in place, not copied
         step, spans = summary_values(data)
@@ -215,7 +231,7 @@ class LogIndex:
                 layer = run.layers[meaning.tag] = _Layer(run.name, meaning.tag)
             layer.view = None
             value = data[span.start : span.stop]
-            where = Location(path, offset + HEADER + span.start, offset + HEADER + span.stop)
+            where = Location(path, offset + HEADER + span.start, offset + HEADER + span.stop, self.store)
             if meaning.kind in ("grid", "delta"):
                 height, width = _image_size(value)
                 layer.locations[meaning.kind][step] = where
@@ -259,25 +275,6 @@ class LogIndex:
     def with_grids(self) -> list[LayerView]:
         """The layers that have at least one grid, by run and tag."""
         return [view for _, view in sorted(self.views().items()) if view.steps]
-
-
-def event_files(log_dir: Path) -> dict[str, list[Path]]:
-    """Run folder (relative, "." for the log directory) -> its event files in name order. Symbolic links
-    to folders are followed, each real folder once."""
-    runs: dict[str, list[Path]] = {}
-    seen: set[str] = set()
-    for folder, subfolders, files in os.walk(log_dir, followlinks=True):
-        real = os.path.realpath(folder)
-        if real in seen:
-            subfolders[:] = []  # a link back up the tree
-            continue
-        seen.add(real)
-        subfolders.sort()
-        events = sorted(name for name in files if "tfevents" in name)
-        if events:
-            run = Path(folder).relative_to(log_dir).as_posix()
-            runs[run] = [Path(folder) / name for name in events]
-    return runs
 
 
 def _image_size(value: memoryview) -> tuple[int, int]:
@@ -324,14 +321,18 @@ class Unreadable(ValueError):
 
 def read_value(where: Location, tag: str) -> summary_pb2.Summary.Value:
     """The summary value `tag` at `where`."""
+    length = where.stop - where.start
     try:
-        value = summary_pb2.Summary.Value.FromString(
-            read_at(where.path, where.start, where.stop - where.start)
-        )
-    except (OSError, DecodeError, CorruptRecord) as error:
-        raise Unreadable(f"{where.path.name}: {error}") from None
+        data = where.store.read(where.path, where.start, length)
+        if len(data) != length:
+            raise Unreadable(f"{where.name} no longer holds a value it held")
+        value = summary_pb2.Summary.Value.FromString(data)
+    except FileNotFoundError:
+        raise
+    except (OSError, DecodeError) as error:
+        raise Unreadable(f"{where.name}: {error}") from None
     if value.tag != tag:
-        raise Unreadable(f"{where.path.name} changed since it was read")
+        raise Unreadable(f"{where.name} changed since it was read")
     return value
 
 

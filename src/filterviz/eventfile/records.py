@@ -20,6 +20,7 @@ import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import google_crc32c
 
@@ -51,45 +52,34 @@ def tf_record(data: bytes) -> bytes:
     return b"".join(framed(data))
 
 
-def read_records(path: str | os.PathLike[str], start: int = 0) -> Iterator[tuple[int, int, bytes]]:
+def read_records(stream: BinaryIO, start: int, size: int, name: str = "") -> Iterator[tuple[int, int, bytes]]:
     """(offset, end, data) of each complete record of an event file from byte `start` on (a record's
-    offset is where its header begins; `end` is where the next one would).
+    offset is where its header begins; `end` is where the next one would). `stream` reads the file (a file
+    on this machine, or an object of a store), `size` is its length, `name` names it in errors.
 
     Stops, without error, at a record that is not complete yet (a writer is appending it, or died while
     it did): a later call from the same offset reads it once it is whole. Raises CorruptRecord at a record
     whose checksum does not match.
     """
-    with open(path, "rb") as file:
-        size = os.fstat(file.fileno()).st_size
-        file.seek(start)
-        offset = start
-        while offset + HEADER <= size:
-            header = file.read(HEADER)
-            if len(header) < HEADER:
-                return
-            if struct.unpack("<I", header[8:])[0] != masked_crc(header[:8]):
-                raise CorruptRecord(path, offset, "corrupt record length")
-            (length,) = struct.unpack("<Q", header[:8])
-            end = offset + HEADER + length + FOOTER
-            if end > size:
-                return  # not complete yet, or a length no file this size holds: nothing is allocated
-            data, footer = file.read(length), file.read(FOOTER)
-            if len(data) < length or len(footer) < FOOTER:
-                return  # the file shrank under us
-            if struct.unpack("<I", footer)[0] != masked_crc(data):
-                raise CorruptRecord(path, offset, "corrupt record")
-            yield offset, end, data
-            offset = end
-
-
-def read_at(path: str | os.PathLike[str], offset: int, length: int) -> bytes:
-    """`length` bytes of a file from `offset` (a summary value located by `summary_values`)."""
-    with open(path, "rb") as file:
-        file.seek(offset)
-        data = file.read(length)
-    if len(data) != length:
-        raise CorruptRecord(path, offset, "a value that the file no longer holds")
-    return data
+    stream.seek(start)
+    offset = start
+    while offset + HEADER <= size:
+        header = stream.read(HEADER)
+        if len(header) < HEADER:
+            return
+        if struct.unpack("<I", header[8:])[0] != masked_crc(header[:8]):
+            raise CorruptRecord(name, offset, "corrupt record length")
+        (length,) = struct.unpack("<Q", header[:8])
+        end = offset + HEADER + length + FOOTER
+        if end > size:
+            return  # not complete yet, or a length no file this size holds: nothing is allocated
+        data, footer = stream.read(length), stream.read(FOOTER)
+        if len(data) < length or len(footer) < FOOTER:
+            return  # the file shrank under us
+        if struct.unpack("<I", footer)[0] != masked_crc(data):
+            raise CorruptRecord(name, offset, "corrupt record")
+        yield offset, end, data
+        offset = end
 
 
 # The protobuf wire format, as far as events need it.

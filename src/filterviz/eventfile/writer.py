@@ -12,7 +12,9 @@ One event per logged step of a layer, holding in TensorBoard's TF2 summary forma
 Summary metadata goes with a tag's first value in each file, as TensorFlow's own writer does.
 
 Tags and the layer's description are `filterviz.eventfile.format`'s; records are framed by
-`filterviz.eventfile.records`. Writing is synchronous: each event is in the file when `write` returns.
+`filterviz.eventfile.records`. In a folder on this machine (`TensorBoardWriter`) writing is synchronous:
+each event is in the file when `write` returns. On an object store (`ObjectWriter`), each batch of steps
+is a new object, put from a thread of its own (filterviz.storage.uploads).
 """
 
 from __future__ import annotations
@@ -34,12 +36,38 @@ from tensorboard.plugins.scalar import metadata as scalar_metadata
 
 from filterviz.core.health import PER_FILTER
 from filterviz.core.step import LoggedStep
-from filterviz.eventfile.format import PLUGIN_NAME, delta_tag, encode_description, plugin_tag, scalar_tag
+from filterviz.eventfile.format import (
+    PLUGIN_NAME,
+    RUN_NAME,
+    delta_tag,
+    encode_description,
+    plugin_tag,
+    scalar_tag,
+)
 from filterviz.eventfile.records import framed, tf_record
+from filterviz.storage.stores import LocalStore, RemoteStore
+from filterviz.storage.uploads import ObjectUploader
 
 # Tells apart event files opened in the same second by one process. Zero-padded: TensorBoard reads a run's
 # files in the order of their names, and ".10" would sort before ".9".
 _file_ids = itertools.count()
+
+
+def event_file_name() -> str:
+    """The name tensorboard's own writer gives a new event file, so TensorBoard orders a run's files by
+    time: `events.out.tfevents.<seconds>.<host>.<pid>.<number>`."""
+    stamp = f"{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{next(_file_ids):06d}"
+    return f"events.out.tfevents.{stamp}"
+
+
+def header_record() -> bytes:
+    """The record every event file begins with: its format version, and who wrote it."""
+    header = event_pb2.Event(
+        wall_time=time.time(),
+        file_version="brain.Event:2",
+        source_metadata=event_pb2.SourceMetadata(writer="filterviz"),
+    )
+    return tf_record(header.SerializeToString())
 
 
 def step_event(step: LoggedStep, described: set[str]) -> event_pb2.Event:
@@ -144,16 +172,9 @@ class TensorBoardWriter:
     def __init__(self, run_dir: str | os.PathLike[str], notice: Callable[[str], None] = lambda message: None):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        # The name tensorboard's own writer gives, so TensorBoard orders the files of a run by time.
-        stamp = f"{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{next(_file_ids):06d}"
-        self.path = self.run_dir / f"events.out.tfevents.{stamp}"
-        header = event_pb2.Event(
-            wall_time=time.time(),
-            file_version="brain.Event:2",
-            source_metadata=event_pb2.SourceMetadata(writer="filterviz"),
-        )
+        self.path = self.run_dir / event_file_name()
         with open(self.path, "xb") as file:
-            file.write(tf_record(header.SerializeToString()))
+            file.write(header_record())
         self._described: set[str] = set()  # tags whose summary metadata this file holds
         self._notice = notice
         self.stores_kernels = True  # until the disk fills up
@@ -208,3 +229,46 @@ class TensorBoardWriter:
                 file.truncate(size)  # a torn record would stop every reader of the rest of the file
                 raise
         self._described = described
+
+
+class ObjectWriter:
+    """Puts logged steps into `<log_dir>/filters` on an object store, each batch of steps a new event file
+    (an object is never appended to or rewritten): the steps that wait when the store is ready for the
+    next object go in it, named `<event_file_name()>.<sequence>` so that TensorBoard reads them in order.
+    The network is used from the uploader's own thread; `write` only spools the step on the local disk
+    (filterviz.storage.uploads has what happens when the store fails).
+
+    Args:
+        store: the log directory's store.
+        run: the run folder's name within it.
+        notice: called with a message for the user.
+
+    Raises StoreUnavailable at construction when the store cannot be written (a missing bucket, missing
+    credentials): its first object, the header alone, is put then.
+    """
+
+    def __init__(self, store: RemoteStore, run: str, notice: Callable[[str], None] = lambda message: None):
+        header = header_record()
+        self._uploader = ObjectUploader(store, run, f"{event_file_name()}.", header, notice)
+        self._described: set[str] = set()  # tags whose metadata an earlier object holds: once per run
+
+    @property
+    def destination(self) -> str:
+        return self._uploader.destination
+
+    def write(self, step: LoggedStep) -> None:
+        described = set(self._described)
+        if self._uploader.add(framed(step_event(step, described).SerializeToString()), step.step):
+            self._described = described
+
+    def close(self) -> None:
+        self._uploader.close()
+
+
+def open_writer(
+    store: LocalStore | RemoteStore, notice: Callable[[str], None]
+) -> TensorBoardWriter | ObjectWriter:
+    """The writer of FilterLogger's run `<log_dir>/filters` in `store`."""
+    if store.remote:
+        return ObjectWriter(store, RUN_NAME, notice)
+    return TensorBoardWriter(store.root / RUN_NAME, notice)

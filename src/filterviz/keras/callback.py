@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 from typing import Any
 
 import keras
@@ -14,8 +13,8 @@ from filterviz.core import validate
 from filterviz.core.options import RenderOptions
 from filterviz.core.step import LoggedStep, safe_name
 from filterviz.core.warning import FilterVizWarning
-from filterviz.eventfile.format import RUN_NAME, image_tag
-from filterviz.eventfile.writer import TensorBoardWriter
+from filterviz.eventfile.format import image_tag
+from filterviz.eventfile.writer import open_writer
 from filterviz.keras import choice, kernels
 from filterviz.keras.dataflow import Found
 from filterviz.keras.first_step import FirstStep
@@ -25,7 +24,8 @@ from filterviz.pipeline import mlflow as mlflow_writer
 from filterviz.pipeline import wandb as wandb_writer
 from filterviz.pipeline.notices import Notices
 from filterviz.pipeline.steps import LayerLog, StoreKernel
-from filterviz.pipeline.worker import BackgroundLogger, Snapshot, Writer
+from filterviz.pipeline.worker import BackgroundLogger, Discard, Snapshot, Writer
+from filterviz.storage.stores import StoreUnavailable, open_store
 
 
 class FilterLogger(keras.callbacks.Callback):
@@ -58,8 +58,13 @@ class FilterLogger(keras.callbacks.Callback):
 
     The layer and the log directory are checked at the start of training, before the first batch. A write
     that fails later (a full disk, say) never stops training: it is reported once with a FilterVizWarning,
-    and what was written before stays readable. The callback never changes weights or random state. Under
-    a multi-worker distribution strategy only the chief writes.
+    and what was written before stays readable. The callback never changes weights or random state. When
+    training runs on several processes (jax under keras.distribution, torch.distributed, a TensorFlow
+    multi-worker strategy), only the first process (the chief) renders and writes.
+
+    `log_dir` may be a URL of an object store (`s3://bucket/logs/run1`, `gs://...`, any scheme fsspec
+    serves): each batch of steps goes there as a new event file, from a local spool that keeps the steps a
+    failing store has not taken (README, "Logging to object storage").
 
     Beside each grid it logs the layer's health (README, "Is my first layer healthy?"): the update/weight
     ratio of the optimizer step that ends at the logged step, the drift from the first state logged, and
@@ -70,7 +75,8 @@ class FilterLogger(keras.callbacks.Callback):
     `tensorboard --logdir LOG_DIR --samples_per_plugin images=100` to see them all.
 
     Args:
-        log_dir: the TensorBoard log directory (the one you give `tensorboard --logdir`, or a run inside it).
+        log_dir: the TensorBoard log directory (the one you give `tensorboard --logdir`, or a run inside it):
+            a folder, or the URL of an object store such as `s3://bucket/logs/run1`.
         wandb: True to log to the active W&B run (`wandb.run` when training starts), or a run object.
         layer: None for the first layer with a kernel filterviz draws; a layer name, path or object; a list
             of those to log several layers; or "all" (README, "Which layer").
@@ -89,6 +95,7 @@ class FilterLogger(keras.callbacks.Callback):
 
     Example:
         >>> import keras, numpy as np, filterviz
+        >>> from pathlib import Path
         >>> model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(4)])
         >>> model.compile("sgd", "mse")
         >>> history = model.fit(np.zeros((8, 8, 8, 1)), np.zeros((8, 4)), epochs=2, verbose=0,
@@ -131,14 +138,19 @@ class FilterLogger(keras.callbacks.Callback):
             validate.boolean(name, value)
         if not isinstance(store_kernel, bool):
             validate.choice("store_kernel", store_kernel, ("auto",), "must be True, False or 'auto'.")
-        self.log_dir = None if log_dir is None else Path(log_dir)
+        # A URL of an object store is checked now (a scheme nothing serves, a package not installed); the
+        # store itself is reached when training begins, before the first batch.
+        self._store = None if log_dir is None else open_store(log_dir)
+        self.log_dir = (
+            None if self._store is None else self._store.url if self._store.remote else self._store.root
+        )
         self.wandb = wandb
         self.mlflow = mlflow
         self.layer = layer
         self.options = RenderOptions.from_kwargs(**options)
         self.schedule = Schedule(every_n_epochs, every_n_steps, log_initial)
         self.health, self.store_kernel, self.log_delta = health, store_kernel, log_delta
-        self._background: BackgroundLogger | None = None
+        self._background: BackgroundLogger | Discard | None = None
         self._notices: Notices | None = None  # made with the renderer, when training begins
         self._in_fit = False
         self._epoch = 0
@@ -181,8 +193,10 @@ class FilterLogger(keras.callbacks.Callback):
         if self._notices is None:
             self._notices = Notices("FilterLogger")
         self._notices.training_begins()
-        if _is_chief(self.model):  # other workers of a multi-worker strategy write nothing, render nothing
+        if writes_logs(self.model):
             self._background = BackgroundLogger(self._process, self._open_writers(), self._notices)
+        else:  # another host of the same training writes; this one only joins the kernels' reading
+            self._background = Discard()
         if found is not None:
             self._start_logs(found)
 
@@ -385,12 +399,14 @@ class FilterLogger(keras.callbacks.Callback):
             raise
         return writers
 
-    def _tensorboard_writer(self) -> TensorBoardWriter:
+    def _tensorboard_writer(self) -> Writer:
         try:
-            return TensorBoardWriter(self.log_dir / RUN_NAME, notice=self._notices.notice)
+            return open_writer(self._store, notice=self._notices.notice)
+        except StoreUnavailable as error:
+            raise StoreUnavailable(f"FilterLogger(log_dir={self._store.url!r}) {error}") from None
         except OSError as error:
             raise OSError(
-                f"FilterLogger cannot write to log_dir={str(self.log_dir)!r}: {error}. "
+                f"FilterLogger cannot write to log_dir={self._store.url!r}: {error}. "
                 "Give a log_dir in a folder you can write to."
             ) from error
 
@@ -414,8 +430,22 @@ def layer_tags(found: list[Found]) -> list[str]:
     ]
 
 
-def _is_chief(model: keras.Model) -> bool:
-    """False only on a worker of a TensorFlow multi-worker strategy that is not the chief."""
+def writes_logs(model: keras.Model) -> bool:
+    """Whether this process writes: the one process of a training, or one of many: process 0 of a jax
+    training over several processes (keras.distribution), rank 0 of torch.distributed, the chief of a
+    TensorFlow multi-worker strategy. The others render and write nothing, but take their snapshots at the
+    same steps: reading a kernel sharded across processes is a collective every process joins."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        if jax.process_count() > 1:
+            return jax.process_index() == 0
+    elif backend == "torch":
+        import torch.distributed
+
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            return torch.distributed.get_rank() == 0
     strategy = getattr(model, "distribute_strategy", None)
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or resolver.task_type in (None, "chief"):

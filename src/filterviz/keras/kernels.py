@@ -90,7 +90,8 @@ def kernel_array(layer: keras.layers.Layer) -> np.ndarray:
 
     Private: training goes on while it is rendered on another thread. TensorFlow's numpy() reads the
     variable into a new buffer. Elsewhere the conversion may share memory with the parameter (torch's
-    optimizers update it in place; jax may reuse donated buffers), so the array is copied.
+    optimizers update it in place; jax may reuse donated buffers), so the array is copied. Under jax, a
+    kernel sharded across processes is gathered whole, a collective.
     """
     backend = keras.backend.backend()
     variable = kernel_variable(layer)
@@ -102,6 +103,12 @@ def kernel_array(layer: keras.layers.Layer) -> np.ndarray:
         if str(tensor.dtype) == "torch.bfloat16":  # torch cannot hand it to numpy; float32 holds it exactly
             tensor = tensor.float()
         return tensor.numpy().copy()
+    if not getattr(value, "is_fully_addressable", True) and not value.is_fully_replicated:
+        # Sharded across the devices of several processes (keras.distribution's ModelParallel): the whole
+        # kernel, gathered from all of them. A collective: every process must read it at the same time.
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(value, tiled=True))
     return np.array(value)
 
 

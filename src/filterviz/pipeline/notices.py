@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import threading
 
+from filterviz.core.step import step_list
+
 
 class Notices:
     """Events of one FilterLogger, and the messages about them not yet told.
@@ -80,7 +82,7 @@ class Notices:
         with self._lock:
             if self.shed:
                 parts = "; ".join(
-                    f"{part} at {len(steps)} step{'s' * (len(steps) > 1)} ({_steps(steps)})"
+                    f"{part} at {len(steps)} step{'s' * (len(steps) > 1)} ({step_list(steps)})"
                     for part, steps in self.shed.items()
                 )
                 self._untold.append(
@@ -91,7 +93,7 @@ class Notices:
                 self._skips_told = len(self.skipped)
                 self._untold.append(
                     f"FilterLogger skipped {len(self.skipped)} grids of {self.tag} in this training "
-                    f"(steps {_steps(self.skipped)})."
+                    f"(steps {step_list(self.skipped)})."
                 )
 
     def take(self) -> list[str]:
@@ -106,8 +108,3 @@ def _failure(where: str, error: BaseException) -> str:
         f"FilterLogger: {where} failed with {type(error).__name__}: {error}. Training goes on; "
         "the images written before are kept."
     )
-
-
-def _steps(steps: list[int], shown: int = 8) -> str:
-    text = ", ".join(map(str, steps[:shown]))
-    return text + (f" ... {steps[-1]}" if len(steps) > shown else "")

@@ -197,6 +197,21 @@ class BackgroundLogger:
                     writer.close()
 
 
+class Discard:
+    """Takes snapshots and does nothing with them: what a process hands its snapshots to when another
+    process of the same training writes the logs (it still takes them, at the same steps: reading a kernel
+    sharded across processes is a collective that every process joins)."""
+
+    def submit(self, snapshot: Snapshot) -> None:
+        pass
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return True
+
+    def close(self, timeout: float | None = None) -> bool:
+        return True
+
+
 def _lowest_priority() -> None:
     """Nice 19 for the calling thread only (Linux gives each thread its own nice value)."""
     with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: normal priority then

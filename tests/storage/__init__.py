@@ -1,0 +1,1 @@
+"""Tests of filterviz.storage: log directories on object stores, against a real S3 API server."""
