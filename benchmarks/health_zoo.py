@@ -1,12 +1,15 @@
-"""The fault zoo: does each health value tell its fault from a good run? (tests/helpers/zoo.py trains them)
+"""The fault zoo (tests/helpers/zoo.py): does each step's reading of the health values say "healthy" on good
+trainings and name each fault by the value meant for it, on four architectures users train?
 
-Small trainings on the demo's bundled photographs under known conditions, each logged by FilterLogger: a
-good run, and one fault each (the learning rate 100x too high or too low, too short a training, the layer
-frozen, filters pinned to zero, duplicated or negated filters planted); and two very small kernels at their
-initialization. It prints every health value at the last logged step of each run, its median over the
-run, and its value at the first step (the initialization: noise, redundancy and opposites read as chance
-there, at every kernel size); then, for each value, the separation between the good run and the fault it
-is meant to reveal, against the factor the README states (tests/trainings/test_health_zoo.py checks the same).
+An MLP, a CNN with 3x3 filters, a CNN with 5x5 colour filters and a small ViT's patch embedding, on data
+that ships in scikit-learn, each trained well and with one fault at a time. It prints:
+
+* for every health value, a table of architecture x condition: the value at the step that decides the run's
+  reading (its first alarm, else its last logged step), marked "!" where that value raised an alarm at some
+  logged step and "~" where it gave a note at the last;
+* the reading of each run (the first alarm, else the last step's);
+* the verdicts: false alarms (a good run flagged: an alarm at any logged step, or a note at its last) and
+  misses (a fault not flagged by the value meant for it), with the training accuracy reached.
 
 Run:  python benchmarks/health_zoo.py
 """
@@ -21,51 +24,85 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).parents[1]))  # the tests' helpers
 
+from filterviz.core import health
 from tests.helpers import zoo
 
-NAMES = ("update_ratio", "drift", "dead", "noise", "redundancy", "opposites", "nonfinite")
+SHARES = ("dead", "redundancy", "opposites")
+WIDTH = 12
 
 
-def cell(values: dict[str, float], name: str) -> str:
-    value = values.get(name)
+def decisive(run: zoo.Run) -> int:
+    """The index of the logged step that decides the run's reading: its first alarm, else its last."""
+    for index, reading in enumerate(run.readings):
+        if index and reading.level == "alarm":
+            return index
+    return len(run.readings) - 1
+
+
+def cell(run: zoo.Run | None, name: str) -> str:
+    if run is None:
+        return f"{'n/a':>{WIDTH}}"
+    value = run.at(decisive(run)).get(name)
     if value is None:
-        return f"{'-':>11}"
-    if name in ("dead", "redundancy", "opposites"):
-        return f"{100 * value:10.1f}%"
-    if name == "nonfinite":
-        return f"{value:11.0f}"
-    return f"{value:11.3g}"
+        text = "-"
+    elif name in SHARES:
+        text = f"{100 * value:.0f}%"
+    elif name == "nonfinite":
+        text = f"{value:.0f}"
+    else:
+        text = f"{value:.2g}"
+    alarmed = any(r.level == "alarm" and r.value == name for r in run.readings[1:])
+    noted = run.readings[-1].level == "note" and run.readings[-1].value == name
+    return f"{text + ('!' if alarmed else '~' if noted else ' '):>{WIDTH}}"
 
 
 def main() -> None:
     started = time.monotonic()
     runs = zoo.run_zoo()
-    print(f"trained {len(zoo.CONDITIONS)} runs in {time.monotonic() - started:.0f} s\n")
-    header = f"{'run':28} {'step':>5} " + " ".join(f"{name:>11}" for name in NAMES)
-    print(header)
-    print("-" * len(header))
-    for name, run in runs.items():
-        if name in zoo.CONDITIONS:
-            print(f"{name:28} {'last':>5} " + " ".join(cell(run.last, n) for n in NAMES))
-    for name, run in runs.items():
-        if name in zoo.CONDITIONS:
-            print(f"{name:28} {'run':>5} " + " ".join(cell(run.during, n) for n in NAMES))
-    for name, run in runs.items():
-        print(f"{name:28} {'init':>5} " + " ".join(cell(run.first, n) for n in NAMES))
-    print("\n(-: not logged at that step: no update ratio at the first, or a value that cannot mean anything")
-    print(" for that kernel: noise of tiles under 3x3, shares of partners that chance alone would give)\n")
-    print("separations: the fault's value over the good run's ('above'), or the good run's over the fault's")
-    print(f"{'value':14} {'fault':20} {'good':>10} {'fault':>10} {'separation':>11} {'goal':>8}")
-    for name, fault, direction, factor in zoo.SEPARATIONS:
-        separation = zoo.separation(runs, name, fault, direction)
-        verdict = "ok" if separation >= factor else "MISSED"
-        when = "during" if name in zoo.OVER_THE_RUN else "last"
-        good, bad = (getattr(runs[run], when).get(name, float("nan")) for run in ("good", fault))
-        word = "above" if direction == "above" else "below"
-        print(
-            f"{name:14} {fault:20} {good:10.3g} {bad:10.3g} {separation:10.1f}x {word} {factor:>4g}x  "
-            f"{verdict}{'  (median over the run)' if when == 'during' else ''}"
+    print(f"trained {len(runs)} runs in {time.monotonic() - started:.0f} s")
+    short = dict(
+        zip(
+            zoo.CONDITIONS,
+            ("good", "lr x100", "lr /1000", "dead ReLUs", "L1 collapse", "near-same", "0-255", "one step"),
+            strict=True,
         )
+    )
+    header = f"{'':10}" + "".join(f"{short[c]:>{WIDTH}}" for c in zoo.CONDITIONS)
+    for name in health.SCALARS:
+        print(f"\n{name}  (at the deciding step; ! an alarm of it at some step, ~ a note at the last)")
+        print(header)
+        for architecture in zoo.ARCHITECTURES:
+            cells = "".join(cell(runs.get((architecture, c)), name) for c in zoo.CONDITIONS)
+            print(f"{architecture:10}{cells}")
+
+    print("\nreadings (the first alarm, else the last logged step's)")
+    false_alarms, misses = [], []
+    for (architecture, condition), run in runs.items():
+        reading = run.readings[decisive(run)]
+        verdict = zoo.judge(run)
+        mark = ""
+        if verdict.false_alarm:
+            false_alarms.append(f"{architecture} / {condition}: {verdict.false_alarm}")
+            mark = "   FALSE ALARM"
+        elif verdict.missed:
+            misses.append(f"{architecture} / {condition}")
+            mark = f"   MISSED (meant: {', '.join(sorted(zoo.MEANT[condition]))})"
+        elif zoo.MEANT.get(condition) is None and condition != "good":
+            mark = "   (no value of the first layer is meant to tell it)"
+        run_name = f"{architecture:8} {condition:24} acc {run.accuracy:4.2f}"
+        print(f"  {run_name}  {reading.level:7} {reading.words}{mark}")
+    for (architecture, condition), why in zoo.NOT_APPLICABLE.items():
+        print(f"  {architecture:8} {condition:24} not applicable: {why}")
+
+    goods = sum(condition == "good" for _, condition in runs)
+    faults = sum(bool(zoo.MEANT.get(condition)) for _, condition in runs)
+    print(
+        f"\nfalse alarms: {len(false_alarms)} of {goods} good runs"
+        + "".join(f"\n  {f}" for f in false_alarms)
+    )
+    print(
+        f"misses: {len(misses)} of {faults} faults a value is meant for" + "".join(f"\n  {m}" for m in misses)
+    )
 
 
 if __name__ == "__main__":

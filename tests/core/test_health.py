@@ -71,6 +71,62 @@ def test_dead_counts_rows_at_most_a_hundredth_of_the_median_norm():
     np.testing.assert_allclose(result.per_filter["norm"][:3], [0.0, 0.02, 0.0202])
 
 
+def test_dead_counts_filters_shrunk_to_a_tenth_of_their_own_first_norm():
+    rng = np.random.default_rng(3)
+    first = rng.standard_normal((25, 8))
+    shrink = np.array([0.03, 0.05, 0.1, 0.11, 0.5, 1.0, 2.0, 0.04])  # most collapsed: so is their median
+    later = first * shrink
+    result = measure(later, first=first)
+    assert result.scalars["dead"] == pytest.approx(4 / 8)  # 0.03, 0.05, 0.1 (exactly a tenth) and 0.04
+    np.testing.assert_array_equal(result.per_filter["dead"], [1, 1, 1, 0, 0, 0, 0, 1])
+    assert measure(later).scalars["dead"] == 0  # by the median alone, a collapse of most is not seen
+
+
+def test_update_mean_is_the_change_since_the_state_logged_before_per_optimizer_step():
+    rng = np.random.default_rng(4)
+    previous = rng.standard_normal((27, 8))
+    now = previous + 0.01 * rng.standard_normal((27, 8))
+    expected = np.linalg.norm(now - previous) / np.linalg.norm(previous) / 20
+    result = measure(now, first=previous, previous=previous, steps=20)
+    assert result.scalars["update_mean"] == pytest.approx(expected, rel=1e-12)
+    assert "update_mean" not in measure(now, first=previous, previous=previous, steps=0).scalars
+    assert "update_mean" not in measure(now, first=previous).scalars
+
+
+@pytest.mark.parametrize(
+    "values, level, value",
+    [
+        ({"drift": 0.0, "nonfinite": 0.0}, "note", "drift"),  # the first logged state
+        ({"update_ratio": 3e-3, "update_mean": 2e-3, "drift": 0.8, "dead": 0.0}, "healthy", ""),
+        ({"update_ratio": 3e-3, "drift": 0.05}, "note", "drift"),
+        ({"update_ratio": 1e-5, "update_mean": 1e-5, "drift": 0.001}, "alarm", "update_ratio"),
+        ({"update_ratio": 1e-3, "update_mean": 1e-5, "drift": 0.5}, "healthy", ""),  # a settling training
+        ({"update_ratio": 5e-3, "update_mean": 0.5, "drift": 9.0}, "alarm", "update_mean"),
+        ({"update_ratio": 0.0, "update_mean": 1e-3, "drift": 0.5}, "alarm", "update_ratio"),
+        ({"update_mean": 0.0, "drift": 0.0}, "alarm", "update_mean"),  # the epoch axis, no ratio measured
+        ({"update_ratio": 0.5, "dead": 0.6, "drift": 1.0}, "alarm", "dead"),  # collapsed ones are thrown
+        ({"update_ratio": 3e-3, "update_mean": 2e-3, "drift": 8.0}, "alarm", "drift"),  # after a burst
+        ({"update_ratio": 3e-3, "redundancy": 0.25, "drift": 0.5}, "alarm", "redundancy"),
+        ({"update_ratio": 3e-3, "redundancy": 0.24, "drift": 0.5}, "healthy", ""),
+        ({"update_ratio": float("nan"), "dead": float("nan"), "nonfinite": 3.0}, "alarm", "nonfinite"),
+        ({"update_ratio": 3e-3, "noise": 1.4, "opposites": 0.9, "drift": 0.5}, "healthy", ""),  # never read
+    ],
+)
+def test_a_step_reads_as_the_first_rule_that_holds(values, level, value):
+    reading = health.read(values)
+    assert (reading.level, reading.value) == (level, value), reading.words
+    assert reading.words
+
+
+def test_the_values_of_each_step_are_gathered_from_their_series():
+    series = {"drift": [(0, 0.0), (5, 0.5)], "update_ratio": [(5, 1e-3)], "dead": [(0, 0.0), (7, 0.1)]}
+    assert health.by_step(series, [0, 5, 10]) == [
+        {"drift": 0.0, "dead": 0.0},
+        {"drift": 0.5, "update_ratio": 1e-3},
+        {},
+    ]
+
+
 def test_noise_follows_the_definition_per_channel_then_mean_then_median_over_chance():
     rng = np.random.default_rng(2)
     kernel = rng.standard_normal((7, 6, 3, 5))  # odd and even sides
@@ -181,6 +237,7 @@ def test_nonfinite_weights_are_counted_and_make_the_other_values_nan():
 def test_every_scalar_name_is_documented():
     assert set(health.SCALARS) == {
         "update_ratio",
+        "update_mean",
         "drift",
         "dead",
         "noise",

@@ -50,3 +50,39 @@ def test_the_tab_says_which_values_were_left_out_and_which_are_never_logged(logs
         assert "drift\n" in health() and "drift\nnot computed" not in health()
         noise = driver.find_element("xpath", "//dt[text()='noise']/following-sibling::dd[1]")
         assert noise.text == "not logged" and "too small" in noise.get_attribute("title")
+
+
+def test_the_tab_shows_each_steps_reading_in_the_words_python_reads_it(tmp_path):
+    """A first layer whose ReLUs never fire (bias -10): no gradient reaches it. At each step the tab shows
+    the reading `load_history` gives, word for word, with its level."""
+    import keras
+
+    import filterviz
+
+    keras.utils.set_random_seed(0)
+    dead = keras.initializers.Constant(-10.0)
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Conv2D(8, 3, name="conv", activation="relu", bias_initializer=dead),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(2),
+        ]
+    )
+    model.compile(keras.optimizers.Adam(1e-3), "mse")
+    rng = np.random.default_rng(0)
+    x, y = (
+        rng.standard_normal((32, 8, 8, 3)).astype(np.float32),
+        rng.standard_normal((32, 2)).astype(np.float32),
+    )
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[filterviz.FilterLogger(tmp_path / "run")])
+    history = filterviz.load_history(tmp_path / "run")
+    assert [reading.level for reading in history.readings] == ["note", "alarm", "alarm"]
+    with tensorboard(tmp_path) as server, chromium() as driver:
+        server.wait_for("/data/plugins_listing", lambda answer: answer["filterviz"]["enabled"])
+        open_filters_tab(driver, server.base)
+        shown = lambda: driver.find_element("css selector", "p.reading")  # noqa: E731
+        for index, reading in enumerate(history.readings):
+            go_to(driver, index)
+            wait_until(lambda reading=reading: shown().text == reading.words, what=f"step {index}'s reading")
+            assert shown().get_attribute("data-level") == reading.level

@@ -2,6 +2,7 @@
 geometry checked against Python's GridPlan on the same plans."""
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -62,11 +63,13 @@ def test_the_thresholds_the_page_states_are_the_ones_python_uses():
     from filterviz.eventfile.format import KERNEL_STORE_LIMIT
 
     assert THRESHOLDS["dead_fraction"] == health.DEAD_FRACTION
+    assert THRESHOLDS["collapse_fraction"] == health.COLLAPSE_FRACTION
     assert THRESHOLDS["duplicate_cosine"] == health.DUPLICATE_COSINE
     assert THRESHOLDS["update_ratio_band"] == list(health.UPDATE_RATIO_BAND)
     assert THRESHOLDS["heavy"] == list(health.HEAVY)
     assert THRESHOLDS["kernel_store_limit"] == KERNEL_STORE_LIMIT
     for module in STATIC.glob("*.js"):  # no JavaScript repeats them
         text = module.read_text()
-        for number in ("1 MiB", "0.9", "1e-4", "1e-2", "1% of"):
-            assert number not in text, f"{module.name} repeats {number}; take it from the layer's thresholds"
+        for number in ("1 MiB", "0.9", "1e-4", "1e-2", "1e-1", "0.1", "1% of", "10% of"):
+            found = re.search(rf"(?<![\d.]){re.escape(number)}(?!\d)", text)  # 0.1, not 0.18
+            assert not found, f"{module.name} repeats {number}; take it from the layer's thresholds"

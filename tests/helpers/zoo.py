@@ -1,20 +1,32 @@
-"""The fault zoo: small trainings on the demo's bundled data under known conditions, each logged by
-FilterLogger, to show that every health value separates the fault it is meant to reveal from a good run.
+"""The fault zoo: small trainings of four architectures users train, on data that ships in scikit-learn,
+each trained well and with one fault at a time, logged by FilterLogger and read back: does each step's
+reading (`filterviz.core.health.read`) say "healthy" where the training is, and name the fault, by the
+value meant for it, where it is not?
 
-The good run is the demo's `edges` recipe, smaller: 64 12x12 colour filters learning to reconstruct
-low-pass-whitened patches of scikit-learn's photographs (reconstruction ICA), Adam with a cosine-decayed
-learning rate. Each fault changes one thing:
+Architectures (the first layer is the one read, named "first"):
 
-    lr 100x too high / too low   the learning rate times 100 or 1/100
-    too short                     one fortieth of the training
-    frozen                        the layer not trainable (a gain after it is what trains)
-    pinned to zero                16 of the 64 filters set to zero after every update
-    duplicated                    filters 48-63 copies of filters 0-15 after every update
-    negated                       filters 48-63 the negations of filters 0-15 after every update
-and two very small kernels read at their fresh initialization: 16 Conv1D filters of 3 taps on one
-channel, and a 2x2x3 patch stem of 64 filters.
+    MLP        Dense(64, relu) on the flattened 8x8 digits, then Dense(10)
+    CNN 3x3    Conv2D(16, 3x3, relu) on the digits resized to 16x16, max pooling, Dense(10)
+    CNN 5x5    Conv2D(32, 5x5, relu) on 16x16 colour patches of the two sample photographs (which photograph
+               and which half of it: 4 classes), max pooling, Conv2D(32, 3x3), Dense(4)
+    ViT        a patch embedding Conv2D(32, 4x4, stride 4) of the 16x16 digits, a position embedding, one
+               transformer block (2 heads), Dense(10): keras-io's ViT, small
 
-`benchmarks/health_zoo.py` prints the table; `tests/trainings/test_health_zoo.py` checks the separations.
+Conditions, each changing one thing of the good run (Adam at 3e-3, a few epochs):
+
+    good
+    lr 100x too high         Adam at 0.3
+    lr 1000x too low         Adam at 3e-6
+    ReLUs killed (bias -10)  the first layer's bias starts at -10: its ReLUs never fire (the ViT's patch
+                             embedding has no ReLU: not applicable there)
+    L1 collapse              an L1 penalty on the first kernel so large that most filters collapse
+    near-identical init      every filter starts as one random filter plus 1% noise
+    inputs 0-255             the inputs left at 0 to 255 instead of 0 to 1
+    one step                 the training stopped after one batch
+
+MEANT says which value's reading must flag each fault; `judge` finds false alarms (an alarm at any logged
+step of a good run, or a note at its last) and misses. `benchmarks/health_zoo.py` prints the tables,
+`tests/trainings/test_health_zoo.py` checks them.
 """
 
 from __future__ import annotations
@@ -22,6 +34,7 @@ from __future__ import annotations
 import tempfile
 import warnings
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import keras
@@ -29,112 +42,224 @@ import numpy as np
 
 import filterviz
 from filterviz.cli import demo
+from filterviz.core import health
 
-FILTERS, PATCHES, EPOCHS, BATCH = 64, 8000, 10, 128
-GOOD_LR = 1e-2
-PLANTED = 16  # filters pinned, copied or negated
+GOOD_LR = 3e-3
+BATCH = 64
+EPOCHS = 5
+LOGGED = 12  # logged steps per training, about
+L1 = {"MLP": 0.05, "CNN 3x3": 0.5, "CNN 5x5": 0.05, "ViT": 1.0}  # "so large that most filters collapse"
 
-CONDITIONS = (
-    "good",
+ARCHITECTURES = ("MLP", "CNN 3x3", "CNN 5x5", "ViT")
+FAULTS = (
     "lr 100x too high",
-    "lr 100x too low",
-    "too short",
-    "frozen",
-    "pinned to zero",
-    "duplicated",
-    "negated",
+    "lr 1000x too low",
+    "ReLUs killed (bias -10)",
+    "L1 collapse",
+    "near-identical init",
+    "inputs 0-255",
+    "one step",
 )
+CONDITIONS = ("good", *FAULTS)
+NOT_APPLICABLE = {("ViT", "ReLUs killed (bias -10)"): "no ReLU after the patch embedding"}
+# The values whose reading must flag each fault (None: no value of the first layer can tell it, as the
+# README says).
+MEANT: dict[str, set[str] | None] = {
+    "lr 100x too high": {"update_ratio", "update_mean", "drift"},
+    "lr 1000x too low": {"update_ratio", "update_mean"},
+    "ReLUs killed (bias -10)": {"update_ratio", "update_mean"},
+    "L1 collapse": {"dead"},
+    "near-identical init": {"redundancy"},
+    "inputs 0-255": None,
+    "one step": {"drift"},
+}
+# Small kernels read at their fresh initialization: what chance gives each value there.
 SMALL = ("3 taps (Conv1D, 1 channel)", "2x2x3 patch stem")
 
 
 @dataclass(frozen=True)
 class Run:
+    architecture: str
     condition: str
-    first: dict[str, float]  # each health value at the first logged step (the initialization)
-    last: dict[str, float]  # and at the last
-    during: dict[str, float]  # and its median over the run (the update ratio is read over the run)
+    steps: list[int]
+    health: dict[str, list[float]]  # name -> value at each logged step (NaN where not logged)
+    readings: list[health.Reading]  # at each logged step
+    accuracy: float  # training accuracy at the end
+
+    def at(self, index: int) -> dict[str, float]:
+        """The values logged at the index-th logged step."""
+        return {name: values[index] for name, values in self.health.items() if not np.isnan(values[index])}
+
+    @property
+    def first(self) -> dict[str, float]:
+        return self.at(0)
+
+    @property
+    def last(self) -> dict[str, float]:
+        return self.at(-1)
 
 
-class Planted(keras.constraints.Constraint):
-    """After every update: zero the first PLANTED filters, or copy or negate them into the last PLANTED."""
+@cache
+def _digits(side: int) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = demo.load_digits_images()
+    if side != images.shape[1]:
+        from PIL import Image
 
-    def __init__(self, how: str) -> None:
-        self.how = how
-
-    def __call__(self, kernel):
-        first = kernel[..., :PLANTED]
-        if self.how == "zero":
-            return keras.ops.concatenate([keras.ops.zeros_like(first), kernel[..., PLANTED:]], axis=-1)
-        planted = first if self.how == "copy" else -first
-        return keras.ops.concatenate([kernel[..., :-PLANTED], planted], axis=-1)
+        resized = [
+            Image.fromarray(image[..., 0]).resize((side, side), Image.Resampling.BILINEAR) for image in images
+        ]
+        images = np.stack([np.asarray(image) for image in resized])[..., None]
+    return images.astype(np.float32), labels
 
 
-class Gain(keras.layers.Layer):
-    """One trainable number times its input: what trains when the filters are frozen."""
+@cache
+def _photo_patches(count: int = 3200, side: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Colour patches of scikit-learn's two sample photographs in [0, 1], labelled by photograph and by
+    the half of it they come from (4 classes)."""
+    rng = np.random.default_rng(0)
+    patches, labels = [], []
+    for index, photo in enumerate(demo._sklearn_datasets().load_sample_images().images):
+        height, width = photo.shape[:2]
+        for half in range(2):
+            rows = rng.integers(half * height // 2, (half + 1) * height // 2 - side, count // 4)
+            columns = rng.integers(0, width - side, count // 4)
+            patches.append(
+                np.stack([photo[r : r + side, c : c + side] for r, c in zip(rows, columns, strict=True)])
+            )
+            labels.append(np.full(count // 4, 2 * index + half))
+    order = rng.permutation(count)
+    return (np.concatenate(patches) / 255.0).astype(np.float32)[order], np.concatenate(labels)[order]
+
+
+DATA = {
+    "MLP": lambda: _digits(8),
+    "CNN 3x3": lambda: _digits(16),
+    "CNN 5x5": _photo_patches,
+    "ViT": lambda: _digits(16),
+}
+
+
+class NearIdentical(keras.initializers.Initializer):
+    """Every filter one random filter (Glorot uniform), plus noise of 1% of its spread."""
+
+    def __call__(self, shape, dtype=None):
+        rng = np.random.default_rng(1)
+        one = rng.uniform(-1, 1, (*shape[:-1], 1)) * np.sqrt(6 / (np.prod(shape[:-1]) + shape[-1]))
+        noise = 0.01 * one.std() * rng.standard_normal(shape)
+        return keras.ops.convert_to_tensor(np.repeat(one, shape[-1], axis=-1) + noise, dtype or "float32")
+
+
+def first_layer(kind: type, condition: str, architecture: str, **arguments) -> keras.layers.Layer:
+    """The layer read, with the condition's change to it."""
+    if condition == "ReLUs killed (bias -10)":
+        arguments["bias_initializer"] = keras.initializers.Constant(-10.0)
+    if condition == "L1 collapse":
+        arguments["kernel_regularizer"] = keras.regularizers.L1(L1[architecture])
+    if condition == "near-identical init":
+        arguments["kernel_initializer"] = NearIdentical()
+    return kind(name="first", **arguments)
+
+
+def build(architecture: str, condition: str) -> keras.Model:
+    layers = keras.layers
+    first = lambda kind, **arguments: first_layer(kind, condition, architecture, **arguments)  # noqa: E731
+    if architecture == "MLP":
+        return keras.Sequential(
+            [
+                keras.Input((8, 8, 1)),
+                layers.Flatten(),
+                first(layers.Dense, units=64, activation="relu"),
+                layers.Dense(10, activation="softmax"),
+            ]
+        )
+    if architecture == "CNN 3x3":
+        return keras.Sequential(
+            [
+                keras.Input((16, 16, 1)),
+                first(layers.Conv2D, filters=16, kernel_size=3, activation="relu"),
+                layers.MaxPooling2D(),
+                layers.Flatten(),
+                layers.Dense(10, activation="softmax"),
+            ]
+        )
+    if architecture == "CNN 5x5":
+        return keras.Sequential(
+            [
+                keras.Input((16, 16, 3)),
+                first(layers.Conv2D, filters=32, kernel_size=5, activation="relu"),
+                layers.MaxPooling2D(),
+                layers.Conv2D(32, 3, activation="relu"),
+                layers.GlobalAveragePooling2D(),
+                layers.Dense(4, activation="softmax"),
+            ]
+        )
+    images = keras.Input((16, 16, 1))
+    tokens = layers.Reshape((16, 32))(first(layers.Conv2D, filters=32, kernel_size=4, strides=4)(images))
+    tokens = PositionEmbedding()(tokens)
+    attended = layers.MultiHeadAttention(2, 16)(*[layers.LayerNormalization()(tokens)] * 2)
+    tokens = tokens + attended
+    hidden = layers.Dense(64, activation="gelu")(layers.LayerNormalization()(tokens))
+    tokens = tokens + layers.Dense(32)(hidden)
+    pooled = layers.GlobalAveragePooling1D()(layers.LayerNormalization()(tokens))
+    return keras.Model(images, layers.Dense(10, activation="softmax")(pooled))
+
+
+class PositionEmbedding(keras.layers.Layer):
+    """A learned embedding added to each token, by its position."""
 
     def build(self, input_shape):
-        self.gain = self.add_weight(shape=(), initializer="ones", name="gain")
+        self.positions = self.add_weight(shape=input_shape[1:], initializer="random_normal", name="positions")
 
-    def call(self, x):
-        return x * self.gain
-
-
-def edge_learner(steps: int, learning_rate: float, constraint=None, trainable: bool = True) -> keras.Model:
-    """The demo's reconstruction ICA (`filterviz.cli.demo.edge_learner`), with the zoo's one change."""
-    encoder = keras.layers.Conv2D(
-        FILTERS,
-        demo.PATCH,
-        use_bias=False,
-        activity_regularizer=keras.regularizers.L1(0.3 / FILTERS),
-        kernel_initializer=keras.initializers.RandomNormal(stddev=0.05),
-        kernel_constraint=constraint,
-        trainable=trainable,
-        name="conv1",
-    )
-    patch = keras.Input((demo.PATCH, demo.PATCH, 3))
-    decoded = demo._tied_decoder_class()(encoder)(encoder(patch))
-    model = keras.Model(patch, Gain()(decoded))
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.01)
-    model.compile(keras.optimizers.Adam(schedule), "mse")
-    return model
+    def call(self, tokens):
+        return tokens + self.positions
 
 
-def last_values(history) -> dict[str, float]:
-    return {name: float(values[-1]) for name, values in history.health.items() if not np.isnan(values[-1])}
-
-
-def first_values(history) -> dict[str, float]:
-    return {name: float(values[0]) for name, values in history.health.items() if not np.isnan(values[0])}
-
-
-def median_values(history) -> dict[str, float]:
-    return {
-        name: float(np.nanmedian(values))
-        for name, values in history.health.items()
-        if not np.isnan(values).all()
-    }
-
-
-def train(condition: str, patches: np.ndarray, log_dir: Path) -> Run:
+def train(architecture: str, condition: str, log_dir: Path) -> Run:
+    x, y = DATA[architecture]()
+    if condition == "inputs 0-255":
+        x = x * 255.0
     keras.utils.set_random_seed(0)
-    epochs = 1 if condition == "too short" else EPOCHS
-    x = patches[: len(patches) // 4] if condition == "too short" else patches  # 1/40 of the batches
-    steps = epochs * -(-len(x) // BATCH)
-    learning_rate = {"lr 100x too high": GOOD_LR * 100, "lr 100x too low": GOOD_LR / 100}.get(
+    model = build(architecture, condition)
+    learning_rate = {"lr 100x too high": GOOD_LR * 100, "lr 1000x too low": GOOD_LR / 1000}.get(
         condition, GOOD_LR
     )
-    how = {"pinned to zero": "zero", "duplicated": "copy", "negated": "negate"}.get(condition)
-    model = edge_learner(steps, learning_rate, Planted(how) if how else None, trainable=condition != "frozen")
-    logger = filterviz.FilterLogger(log_dir, layer="conv1", every_n_steps=max(1, steps // 10))
-    with warnings.catch_warnings():  # the frozen run is frozen on purpose
-        warnings.simplefilter("ignore", filterviz.FilterVizWarning)
-        model.fit(x, x, epochs=epochs, batch_size=BATCH, verbose=0, callbacks=[logger])
-    history = filterviz.load_history(log_dir)
-    return Run(condition, first_values(history), last_values(history), median_values(history))
+    model.compile(
+        keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    steps = EPOCHS * -(-len(x) // BATCH)
+    epochs, fit = EPOCHS, {}
+    if condition == "one step":
+        epochs, fit = 1, {"steps_per_epoch": 1}
+    logger = filterviz.FilterLogger(log_dir, layer="first", every_n_steps=max(1, steps // LOGGED))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        history = model.fit(x, y, epochs=epochs, batch_size=BATCH, verbose=0, callbacks=[logger], **fit)
+    logged = filterviz.load_history(log_dir)
+    values = {name: [float(value) for value in series] for name, series in logged.health.items()}
+    return Run(
+        architecture,
+        condition,
+        logged.steps.tolist(),
+        values,
+        logged.readings,
+        history.history["accuracy"][-1],
+    )
 
 
-def small_kernel(name: str) -> Run:
-    """A very small kernel at its fresh initialization: what each health value reads there."""
+def run_zoo(architectures=ARCHITECTURES, conditions=CONDITIONS) -> dict[tuple[str, str], Run]:
+    runs = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for architecture in architectures:
+            for condition in conditions:
+                if (architecture, condition) in NOT_APPLICABLE:
+                    continue
+                where = Path(folder) / f"{architecture}-{condition}".replace(" ", "-")
+                runs[architecture, condition] = train(architecture, condition, where)
+    return runs
+
+
+def small_kernel(name: str) -> dict[str, float]:
+    """A very small kernel's health values at its fresh initialization."""
     keras.utils.set_random_seed(0)
     if name.startswith("3 taps"):
         model = keras.Sequential([keras.Input((64, 1)), keras.layers.Conv1D(16, 3, name="conv")])
@@ -147,49 +272,31 @@ def small_kernel(name: str) -> Run:
         x = np.zeros((8, *model.input_shape[1:]), np.float32)
         y = np.zeros((8, *model.output_shape[1:]), np.float32)
         model.fit(x, y, epochs=1, verbose=0, callbacks=[filterviz.FilterLogger(folder)])
-        history = filterviz.load_history(folder)
-        return Run(name, first_values(history), last_values(history), median_values(history))
+        logged = filterviz.load_history(folder)
+        return {name: float(values[0]) for name, values in logged.health.items() if not np.isnan(values[0])}
 
 
-def run_zoo(conditions=CONDITIONS) -> dict[str, Run]:
-    patches = demo.photo_patches(PATCHES)
-    runs = {}
-    with tempfile.TemporaryDirectory() as folder:
-        for condition in conditions:
-            runs[condition] = train(condition, patches, Path(folder) / condition.replace(" ", "-"))
-    for name in SMALL:
-        runs[name] = small_kernel(name)
-    return runs
+@dataclass(frozen=True)
+class Verdict:
+    """How the readings of one run fare: `flagged_by` the values whose alarm (or note, for a note's fault)
+    showed at some logged step; `false_alarm`, for a good run, what flagged it."""
+
+    run: Run
+    flagged_by: set[str]
+    false_alarm: str = ""
+
+    @property
+    def missed(self) -> bool:
+        meant = MEANT.get(self.run.condition)
+        return bool(meant) and not (meant & self.flagged_by)
 
 
-# What each fault is meant to reveal: (health value, fault, how it must compare with the good run, factor):
-# the fault's value at least `factor` times the good run's ("above"), or at most 1/factor ("below"). The
-# update ratio is compared over the run (its median: a learning rate shows in every step, and a decayed
-# one least at the last); the others at the last step, where a training ends up.
-# With Adam, a learning rate 100x too high throws the filters far in the first steps (drift) and leaves
-# them rough (noise); its update ratio spikes once, then collapses below the good run's, since Adam's
-# second moment, swollen by those first gradients, throttles every later step. So drift shows it.
-SEPARATIONS = (
-    ("drift", "lr 100x too high", "above", 5.0),
-    ("update_ratio", "lr 100x too low", "below", 10.0),
-    ("noise", "lr 100x too low", "above", 1.5),
-    ("drift", "frozen", "below", 1000.0),
-    ("dead", "pinned to zero", "above", 10.0),
-    ("noise", "lr 100x too high", "above", 1.5),
-    ("noise", "too short", "above", 1.5),
-    ("redundancy", "duplicated", "above", 10.0),
-    ("opposites", "negated", "above", 10.0),
-)
-OVER_THE_RUN = ("update_ratio",)
-FLOOR = 0.01  # shares (dead, redundancy, opposites) at or below this count as 0.01 when compared
-
-
-def separation(runs: dict[str, Run], name: str, fault: str, direction: str) -> float:
-    """How many times the fault's value is beyond the good run's, in the direction it should be."""
-    when = "during" if name in OVER_THE_RUN else "last"
-    good, bad = getattr(runs["good"], when).get(name, np.nan), getattr(runs[fault], when).get(name, np.nan)
-    if name in ("dead", "redundancy", "opposites"):
-        good, bad = max(good, FLOOR), max(bad, FLOOR)
-    if direction == "above":
-        return bad / good
-    return good / bad if bad > 0 else np.inf
+def judge(run: Run) -> Verdict:
+    """A good run must read no alarm at any logged step and healthy at its last; a fault must be flagged
+    by its meant value at some logged step (a note counts where the meant value's reading is a note)."""
+    alarms = {reading.value for reading in run.readings[1:] if reading.level == "alarm"}
+    notes = {reading.value for reading in run.readings[-1:] if reading.level == "note"}
+    if run.condition == "good":
+        false_alarm = ", ".join(sorted(alarms | notes))
+        return Verdict(run, alarms | notes, false_alarm)
+    return Verdict(run, alarms | notes)

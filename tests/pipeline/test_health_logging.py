@@ -77,6 +77,45 @@ def test_the_update_ratio_is_that_of_the_optimizer_step_ending_at_the_logged_ste
     np.testing.assert_allclose(per_filter, expected, rtol=1e-5)
 
 
+@pytest.mark.parametrize("schedule", [{}, {"every_n_steps": 3}], ids=["every epoch", "every 3 steps"])
+def test_the_mean_update_is_the_change_since_the_step_logged_before_per_optimizer_step(tmp_path, schedule):
+    model, captured = conv_model(), KernelsByBatch()
+    x, y = image_data(32)  # 4 batches of 8 per epoch
+    logger = filterviz.FilterLogger(tmp_path, **schedule)
+    model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[logger, captured])
+    history = filterviz.load_history(tmp_path)
+    per_step = 4 if not schedule else 3  # optimizer steps between two logged steps
+    batches = [step * (4 if not schedule else 1) for step in history.steps]
+    assert np.isnan(history.health["update_mean"][0])  # nothing logged before the first step
+    for i in range(1, len(batches)):
+        expected = ratio(captured.kernels[batches[i]], captured.kernels[batches[i - 1]]) / per_step
+        assert history.health["update_mean"][i] == pytest.approx(expected, rel=1e-5), f"step {i}"
+    assert [reading.level for reading in history.readings][:1] == ["note"]  # the first logged state
+
+
+def test_a_layer_no_gradient_reaches_reads_so_at_every_step_after_the_first(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Conv2D(
+                8, 3, name="conv", activation="relu", bias_initializer=keras.initializers.Constant(-10.0)
+            ),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(2),
+        ]
+    )
+    model.compile(keras.optimizers.Adam(1e-3), "mse")
+    x, y = image_data(32)
+    model.fit(
+        x, y, epochs=2, batch_size=8, verbose=0, callbacks=[filterviz.FilterLogger(tmp_path, every_n_steps=2)]
+    )
+    history = filterviz.load_history(tmp_path)
+    assert (history.health["update_ratio"][1:] == 0).all()
+    assert [(r.level, r.value) for r in history.readings[1:]] == [("alarm", "update_ratio")] * 4
+    assert "no gradient reaches this layer" in history.readings[-1].words
+
+
 def test_without_the_epoch_length_the_first_batch_of_the_next_epoch_is_measured(tmp_path):
     """A custom training loop whose epochs Keras cannot count (params steps=None): the update ratio of an
     epoch's end is that of the next epoch's first batch, and the last epoch's end has none."""

@@ -1,19 +1,29 @@
-"""Is a first layer healthy? The numbers behind the picture, per logged step.  numpy only.
+"""Is a first layer healthy? The numbers behind the picture, per logged step, and what they say.  numpy only.
 
 W is the layer's kernel viewed as one row per filter (unit): row i = kernel[..., i].ravel(), the weights
 that filter i applies, whatever their image shape. Everything is computed in float64.
 
 * update_ratio = ||W_after - W_before||_F / ||W_before||_F over one optimizer step (CS231n: about 1e-3 is
-  healthy; far below, the learning rate is too low; far above, too high).
+  healthy; far below, the learning rate is too low; far above, too high). Exactly 0 while the layer
+  trains means that no gradient reaches it.
+* update_mean = ||W_t - W_prev||_F / (n ||W_prev||_F), W_prev the state logged before and n the optimizer
+  steps between the two: the mean step of the interval, and so a lower bound of its largest one. Free (two
+  logged states), it catches a burst that falls between logged steps (a learning rate far too high throws
+  the weights in the first steps, then Adam throttles them, or the units die and nothing moves).
 * drift = ||W_t - W_0||_F / ||W_0||_F, W_0 the first state logged.
-* dead = the fraction of rows with ||w_i|| <= 0.01 * median_j ||w_j||. It is measured on the weights, the one
-  thing filterviz sees: CS231n's dead filters are those whose activation maps are all zero, which needs the
-  data; a filter whose weights have shrunk to nothing is dead on every input.
+* dead = the fraction of rows that have shrunk to at most a tenth of their own norm at the first logged
+  state, or to at most a hundredth of the median norm (a filter that started at zero, or was set to zero).
+  It is measured on the weights, the one thing filterviz sees: CS231n's dead filters are those whose
+  activation maps are all zero, which needs the data; a filter whose weights have shrunk to nothing is dead
+  on every input. (Against its own first norm, a collapse of most filters shows: the median of collapsed
+  norms is itself collapsed.)
 * noise (2-D tiles at least 3 x 3): for each live row and input channel, the tile minus its mean, its
   roughness r = sum of squared differences between horizontal and vertical neighbours / sum of squares;
   the mean of r over the filter's channels (constant channels left out); the median over live filters,
   divided by the same median for random filters of that tile size (`chance_noise`). 1 is as rough as a
-  random initialization; smooth filters go towards 0. Per filter, the same ratio.
+  random initialization; smooth filters go towards 0. Per filter, the same ratio. No threshold of it
+  holds across architectures (README, "Is my first layer healthy?"): read it against the run's own first
+  logged state, or against another run.
 * redundancy and opposites: for each live row, its centred, unit-norm version's largest cosine with
   another live row (a near-duplicate when > 0.9) and its smallest (an opposite when < -0.9: a filter and
   its negation, which first layers learn on purpose, since a ReLU passes one sign of an edge). Each value is
@@ -22,6 +32,10 @@ that filter i applies, whatever their image shape. Everything is computed in flo
   Not computed where chance alone would give most filters a partner (p > 0.5: too few weights per filter
   for their number, such as 16 filters of 3 taps).
 * nonfinite = the number of NaN or Inf weights. The other values are NaN while there are any.
+
+`read` turns one step's values into one reading in words: "healthy", or the value to look at and why, by
+thresholds that the fault zoo (tests/helpers/zoo.py, benchmarks/health_zoo.py) shows right on every
+architecture it trains.
 
 Per filter, the values behind them are kept too: norm, min, max, noise, the largest cosine and with which
 filter (partner), the smallest cosine and with which filter (opposite_partner), whether it counts as dead,
@@ -36,20 +50,29 @@ a time, where they are used.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 DEAD_FRACTION = 0.01  # of the median norm
+COLLAPSE_FRACTION = 0.1  # of the filter's own norm at the first logged state
 NOISE_MIN_SIDE = 3  # a tile needs neighbours on both sides of a pixel, across and down
 DUPLICATE_COSINE = 0.9  # near-duplicates above it, opposites below its negation
 CHANCE_LIMIT = 0.5  # redundancy and opposites are not computed when chance alone gives more filters a partner
 CHANCE_SAMPLES = 2048  # random filters behind chance_noise
-UPDATE_RATIO_BAND = (1e-4, 1e-2)  # where a healthy update ratio lies: CS231n's rule of thumb, 1e-3
+# Where `read` finds an update ratio healthy. CS231n's rule of thumb is about 1e-3; the zoo's good runs
+# (Adam) reach 0.06 in their first steps, and its faults lie below 1e-4 (learning rate too low) or far
+# above 0.1 (too high: 0.5 to 6 in the first steps).
+UPDATE_RATIO_BAND = (1e-4, 1e-1)
+DEAD_ALARM = 0.1  # a share of dead filters at which `read` raises it (the zoo's good runs: 0)
+REDUNDANCY_ALARM = 0.25  # likewise for near-duplicates beyond chance (good runs: at most 0.12)
+BARELY_MOVED = 0.1  # a drift under which the layer has barely moved from its first logged state
+THROWN_FAR = 5.0  # a drift above which the weights were thrown far (good runs: up to 1.4; too high: 8 to 33)
 
 # The scalars, in the order they are logged; the per-filter values (update_ratio is kept apart from them,
 # since it is known only when the step before was seen).
-SCALARS = ("update_ratio", "drift", "dead", "noise", "redundancy", "opposites", "nonfinite")
+SCALARS = ("update_ratio", "update_mean", "drift", "dead", "noise", "redundancy", "opposites", "nonfinite")
 HEAVY = ("noise", "redundancy", "opposites")  # the costly ones: an FFT-free but full pass, all pairs
 PER_FILTER = (
     "norm",
@@ -91,6 +114,8 @@ def measure(
     first: np.ndarray | None = None,
     before: np.ndarray | None = None,
     heavy: bool = True,
+    previous: np.ndarray | None = None,
+    steps: int = 0,
 ) -> Health:
     """The health of one state of a layer.
 
@@ -98,26 +123,32 @@ def measure(
         weights: W transposed (`columns_of`), float32 or float64.
         images: the same weights as 2-D tiles, (filters, input channels, height, width), for `noise`; None
             when they are not images (a Dense layer on a flat input).
-        first: W_0 transposed, for `drift`; None when `weights` is the first state.
+        first: W_0 transposed, for `drift` and `dead`; None when `weights` is the first state.
         before: W one optimizer step earlier, transposed, for `update_ratio`; None when it was not seen.
         heavy: compute `noise` and `redundancy` too.
+        previous: W at the step logged before, transposed, for `update_mean`; None when there is none.
+        steps: the optimizer steps between `previous` and `weights` (0: not known, no `update_mean`).
     """
     with np.errstate(all="ignore"):  # NaN and Inf weights give NaN values, not warnings
-        return _measure(weights, images, first, before, heavy)
+        return _measure(weights, images, first, before, heavy, previous if steps > 0 else None, steps)
 
 
-def _measure(weights, images, first, before, heavy: bool) -> Health:
+def _measure(weights, images, first, before, heavy: bool, previous, steps: int) -> Health:
     filters = weights.shape[1]
-    sums = _squared_sums(weights, first, before)
+    sums = _squared_sums(weights, {"first": first, "before": before, "previous": previous})
     norms = np.sqrt(sums["weights"])
     # A filter's norm is finite exactly when its weights are (float32 weights cannot overflow it).
     nonfinite = 0 if np.isfinite(norms).all() else int(np.count_nonzero(~np.isfinite(weights)))
     dead = norms <= DEAD_FRACTION * np.median(norms)
+    if first is not None:
+        dead |= norms <= COLLAPSE_FRACTION * np.sqrt(sums["first"])
     finite = nonfinite == 0
     scalars: dict[str, float] = {}
     per_filter: dict[str, np.ndarray] = {}
     if before is not None:
         scalars["update_ratio"], per_filter["update_ratio"] = _update_ratios(sums)
+    if previous is not None:
+        scalars["update_mean"] = _ratio(sums["from previous"].sum(), sums["previous"].sum()) / steps
     scalars["drift"] = 0.0 if first is None else _ratio(sums["from first"].sum(), sums["first"].sum())
     scalars["dead"] = float(dead.mean()) if finite else float("nan")
     missing = np.full(filters, np.nan)
@@ -151,7 +182,7 @@ def _measure(weights, images, first, before, heavy: bool) -> Health:
 def update_ratio(after: np.ndarray, before: np.ndarray) -> tuple[float, np.ndarray]:
     """(||after - before||_F / ||before||_F, the same per filter) for W transposed one step apart."""
     with np.errstate(all="ignore"):
-        return _update_ratios(_squared_sums(after, None, before))
+        return _update_ratios(_squared_sums(after, {"before": before}))
 
 
 def _update_ratios(sums: dict[str, np.ndarray]) -> tuple[float, np.ndarray]:
@@ -162,24 +193,25 @@ def _update_ratios(sums: dict[str, np.ndarray]) -> tuple[float, np.ndarray]:
 
 
 def _squared_sums(
-    weights: np.ndarray, first: np.ndarray | None, before: np.ndarray | None, block: int = 1 << 16
+    weights: np.ndarray, others: dict[str, np.ndarray | None], block: int = 1 << 16
 ) -> dict[str, np.ndarray]:
-    """Per column, in float64: the sums of squares of the weights and, when given, of W_0 and of W one
-    step before, and of the weights' differences from those two. One sweep over blocks of rows small
-    enough to stay in cache: each array is read once, and no 25 MB difference of a large layer is made."""
+    """Per column, in float64: the sums of squares of the weights and of each of `others` given (W_0, W
+    one step before, W logged before), and of the weights' differences from each ("from <name>"). One sweep
+    over blocks of rows small enough to stay in cache: each array is read once, and no 25 MB difference of
+    a large layer is made."""
     rows, columns = weights.shape
     step = max(1, block // columns)
-    others = {"first": first, "before": before}
-    sums = {name: np.zeros(columns) for name in ("weights", "first", "before", "from first", "from before")}
+    given = {name: array for name, array in others.items() if array is not None}
+    sums = {"weights": np.zeros(columns)}
+    for name in given:
+        sums[name], sums[f"from {name}"] = np.zeros(columns), np.zeros(columns)
     here, there = np.empty((min(step, rows), columns)), np.empty((min(step, rows), columns))
     for start in range(0, rows, step):
         stop = min(rows, start + step)
         current, other = here[: stop - start], there[: stop - start]
         current[...] = weights[start:stop]  # float32 to float64, exactly
         sums["weights"] += np.einsum("ij,ij->j", current, current)
-        for name, array in others.items():
-            if array is None:
-                continue
+        for name, array in given.items():
             other[...] = array[start:stop]
             sums[name] += np.einsum("ij,ij->j", other, other)
             np.subtract(current, other, out=other)
@@ -291,3 +323,117 @@ def _nan_mean(values: np.ndarray, axis: int) -> np.ndarray:
 def _nan_median(values: np.ndarray) -> float:
     finite = values[~np.isnan(values)]
     return float(np.median(finite)) if len(finite) else float("nan")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one logged step's health values say: `level` "alarm" (a fault, found by `value`), "note" (worth
+    knowing, not a fault) or "healthy", and the words."""
+
+    level: str
+    value: str
+    words: str
+
+
+def read(scalars: dict[str, float]) -> Reading:
+    """The one reading of a logged step, from its health values (name -> value; a value not logged at that
+    step is missing). The first rule that holds, in this order:
+
+    1. nonfinite > 0: diverged.
+    2. update_ratio or update_mean exactly 0: no gradient reaches the layer.
+    3. dead >= DEAD_ALARM: filters collapsed.
+    4. update_ratio or update_mean above UPDATE_RATIO_BAND: thrown around.
+    5. drift above THROWN_FAR: thrown far, earlier (Adam throttles the steps after a burst).
+    6. update_ratio below the band: barely learns (not update_mean: steps that cancel make it small).
+    7. redundancy >= REDUNDANCY_ALARM: near-duplicate filters.
+    8. no update measured and drift 0: the first logged state (a note).
+    9. drift < BARELY_MOVED: barely moved from the first logged state (a note).
+    Otherwise healthy. `noise` and `opposites` are never read: no threshold of them holds across the zoo.
+    """
+    value = scalars.get
+    low, high = UPDATE_RATIO_BAND
+    updates = {name: value(name) for name in ("update_ratio", "update_mean") if _finite(value(name))}
+    if (nonfinite := value("nonfinite")) and nonfinite > 0:
+        return Reading(
+            "alarm",
+            "nonfinite",
+            f"{nonfinite:.0f} weights are NaN or Inf: training has diverged (a learning rate far too high, "
+            "or bad inputs)",
+        )
+    for name, ratio in updates.items():
+        if ratio == 0:
+            return Reading(
+                "alarm",
+                name,
+                "no update at all: no gradient reaches this layer (units that never fire, such as dead ReLUs "
+                "after it; a layer cut off from the loss), or it is frozen or its learning rate is 0",
+            )
+    if _finite(dead := value("dead")) and dead >= DEAD_ALARM:
+        return Reading(
+            "alarm",
+            "dead",
+            f"{dead:.0%} of the filters are dead: shrunk to a tenth of their first norm or less (too strong "
+            "an L1 penalty or weight decay, or units that never fire)",
+        )
+    for name, ratio in updates.items():
+        if ratio > high:
+            since = " (the mean step since the step logged before)" if name == "update_mean" else ""
+            return Reading(
+                "alarm",
+                name,
+                f"steps of {ratio:.2g} of the weights' size{since}, above {high:g}: the layer is thrown "
+                "around (a learning rate far too high; or weights that shrink towards zero under a strong "
+                "L1 penalty or weight decay)",
+            )
+    drift = value("drift")
+    if _finite(drift) and drift > THROWN_FAR:
+        return Reading(
+            "alarm",
+            "drift",
+            f"the weights are {drift:.2g} times their first norm away from where they started: they were "
+            "thrown far (a learning rate far too high; look for the steps whose updates were above "
+            f"{high:g})",
+        )
+    # A mean step is only a lower bound of the steps (they partly cancel as a training settles): small
+    # steps are read from the update ratio alone.
+    if (ratio := updates.get("update_ratio")) is not None and ratio < low:
+        return Reading(
+            "alarm",
+            "update_ratio",
+            f"steps of {ratio:.1e} of the weights' size, below {low:g}: the layer barely learns (a "
+            "learning rate far too low)",
+        )
+    if _finite(redundancy := value("redundancy")) and redundancy >= REDUNDANCY_ALARM:
+        return Reading(
+            "alarm",
+            "redundancy",
+            f"{redundancy:.0%} of the filters duplicate another beyond chance: an initialization too "
+            "uniform, or filters that all learn the same thing",
+        )
+    if not updates and drift == 0:
+        return Reading("note", "drift", "the first logged state: the next steps are read against it")
+    if _finite(drift) and drift < BARELY_MOVED:
+        return Reading(
+            "note",
+            "drift",
+            f"the layer has barely moved from its first logged state (drift {drift:.2g}): expected early in "
+            "training; at its end, too short a training or a learning rate too low",
+        )
+    return Reading("healthy", "", "healthy: no value is where the fault zoo's faults take it")
+
+
+def by_step(
+    series: Mapping[str, Iterable[tuple[int, float]]], steps: Iterable[int]
+) -> list[dict[str, float]]:
+    """The values logged at each of `steps` (name -> value), from each value's (step, value) series: what
+    `read` takes."""
+    at: dict[int, dict[str, float]] = {step: {} for step in steps}
+    for name, points in series.items():
+        for step, value in points:
+            if step in at:
+                at[step][name] = value
+    return list(at.values())
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and bool(np.isfinite(value))

@@ -8,6 +8,7 @@ STRIP_STEPS thumbnails and MAX_GRID_PIXELS pixels.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,7 @@ STRIP_STEPS = 1000  # a strip shows at most this many steps, evenly spread, the 
 # The numbers the tab's words and charts state, sent with every layer so that no JavaScript repeats them.
 THRESHOLDS = {
     "dead_fraction": health.DEAD_FRACTION,
+    "collapse_fraction": health.COLLAPSE_FRACTION,
     "duplicate_cosine": health.DUPLICATE_COSINE,
     "update_ratio_band": list(health.UPDATE_RATIO_BAND),
     "heavy": list(health.HEAVY),
@@ -75,11 +77,24 @@ def layer_summary(view: LayerView) -> dict[str, Any]:
         "delta_steps": sorted(view.locations["delta"]),
         "health": series(view.scalars),
         "shed": {str(step): list(parts) for step, parts in sorted(view.shed.items())},  # left out, by step
+        "readings": readings(view),
         "thresholds": THRESHOLDS,
     }
     if view.description is not None:
         answer["drawing"] = drawing(view.description.renderer, view.info)
     return answer
+
+
+def readings(view: LayerView) -> dict[str, dict[str, str]]:
+    """What the health values say at each logged step (`health.read`), by step: the tab shows these words,
+    so that they are the README's and `load_history`'s."""
+    if not view.scalars:
+        return {}
+    steps = view.steps
+    return {
+        str(step): dataclasses.asdict(health.read(values))
+        for step, values in zip(steps, health.by_step(view.scalars, steps), strict=True)
+    }
 
 
 def drawing(renderer: Renderer, info: dict[str, Any]) -> dict[str, Any]:

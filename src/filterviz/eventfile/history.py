@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from filterviz.core import health
 from filterviz.core.png import decode_png
 from filterviz.eventfile.format import image_tag, layer_name, plugin_tag
 from filterviz.eventfile.index import LayerView, LogIndex, read_array, read_png
@@ -29,6 +30,8 @@ class History:
         health: health name -> (T,) values.
         per_filter: name -> (T, filters) values: norm, min, max, noise, max_cosine, partner, update_ratio.
         info: how the layer is drawn (kernel shape, layout, options), or {} when none was logged.
+        readings: what the health values say at each step (`filterviz.core.health.read`), or [] with
+            health off.
     """
 
     layer: str
@@ -40,6 +43,7 @@ class History:
     health: dict[str, np.ndarray]
     per_filter: dict[str, np.ndarray]
     info: dict[str, Any] = field(default_factory=dict)
+    readings: list[health.Reading] = field(default_factory=list)
 
 
 def load_history(log_dir: str | os.PathLike[str], layer: str | None = None) -> History:
@@ -68,7 +72,10 @@ def load_history(log_dir: str | os.PathLike[str], layer: str | None = None) -> H
         else None
         for step in steps
     ]
-    health = {name: _aligned(steps, dict(points), np.float64) for name, points in found.scalars.items()}
+    health_logged = bool(found.scalars)
+    health_values = {
+        name: _aligned(steps, dict(points), np.float64) for name, points in found.scalars.items()
+    }
     per_filter: dict[str, np.ndarray] = {}
     rows = _arrays(found, "filters")
     for i, name in enumerate(found.info.get("per_filter", [])):
@@ -84,9 +91,12 @@ def load_history(log_dir: str | os.PathLike[str], layer: str | None = None) -> H
         grids=grids,
         deltas=deltas,
         kernels=_aligned(steps, kernels, np.float32) if kernels else None,
-        health=health,
+        health=health_values,
         per_filter=per_filter,
         info=found.info,
+        readings=[health.read(values) for values in health.by_step(found.scalars, steps)]
+        if health_logged
+        else [],
     )
 
 

@@ -315,7 +315,7 @@ class FilterLogger(keras.callbacks.Callback):
             self._first_step.keep_initial(step)
             return None
         snapshots = self._snapshots()
-        self._background.submit(Snapshot(step, snapshots, before))
+        self._background.submit(Snapshot(step, snapshots, before, batches=self.schedule.batches_done))
         self._report()
         return snapshots
 
@@ -354,7 +354,9 @@ class FilterLogger(keras.callbacks.Callback):
         steps = []
         for i, log in enumerate(self._logs):
             before = job.before and job.before[i]
-            logged, nonfinite = log.logged(job.step, job.kernels[i], before, shed=shed, taken=job.taken)
+            logged, nonfinite = log.logged(
+                job.step, job.kernels[i], before, shed=shed, taken=job.taken, batches=job.batches
+            )
             if nonfinite:
                 self._notices.nonfinite_weights(job.step, log.renderer.nonfinite_warning())
             steps.append(logged)

@@ -115,6 +115,7 @@ class LayerLog:
                 name=f"{renderer.name}, change",
             )
         self._first: np.ndarray | None = None  # W_0, transposed
+        self._last: tuple[np.ndarray, int] | None = None  # W logged before, transposed, and its batches
         self._previous: np.ndarray | None = None  # the last kernel logged
         self._count = 0  # steps logged
         self._taken: float | None = None  # when the last step logged was taken (training thread's clock)
@@ -142,6 +143,7 @@ class LayerLog:
         before: np.ndarray | None = None,
         shed: int = 0,
         taken: float | None = None,
+        batches: int | None = None,
     ) -> tuple[LoggedStep, int]:
         """(everything logged at `step`, the number of NaN or Inf weights drawn).
 
@@ -152,6 +154,7 @@ class LayerLog:
             shed: how many of SHED_ORDER's optional parts to leave out (the writer is behind).
             taken: when the snapshot was taken (time.monotonic() on the training thread), for the heavy
                 values' time budget; None: now.
+            batches: the optimizer steps done when it was taken, for `update_mean`; None: not known.
         """
         taken = time.monotonic() if taken is None else taken
         if self._taken is not None:
@@ -159,7 +162,7 @@ class LayerLog:
         self._taken = taken
         picture = self.renderer.draw(kernel)
         left_out = [part for part in SHED_ORDER[:shed] if self._has(part)]
-        scalars, per_filter = self._health(kernel, before, left_out) if self.health else ({}, {})
+        scalars, per_filter = self._health(kernel, before, left_out, batches) if self.health else ({}, {})
         self._count += 1
         delta = None
         if self.delta_renderer is not None and self._previous is not None:
@@ -187,13 +190,14 @@ class LayerLog:
         )
         return result, picture.nonfinite
 
-    def _health(self, kernel, before, left_out: list[str]) -> tuple[dict, dict]:
+    def _health(self, kernel, before, left_out: list[str], batches: int | None) -> tuple[dict, dict]:
         """The health values of this step, but for what `left_out` names."""
         units = self.renderer.layout.units
         weights = health.columns_of(kernel, units)
-        first = self._first
+        first, last = self._first, self._last
         if first is None:
             self._first = weights
+        self._last = None if batches is None else (weights, batches)
         if "cheap health" in left_out:
             return {}, {}
         previous = None if before is None else health.columns_of(before, units)
@@ -202,7 +206,8 @@ class LayerLog:
             self.heavy.estimate(weights, images)
         heavy = self.heavy.due() and "heavy health" not in left_out
         started = time.thread_time()
-        measured = health.measure(weights, images if heavy else None, first, previous, heavy)
+        since = (None, 0) if last is None or batches is None else (last[0], batches - last[1])
+        measured = health.measure(weights, images if heavy else None, first, previous, heavy, *since)
         if heavy:
             self.heavy.spent(time.thread_time() - started)
         return measured.scalars, measured.per_filter

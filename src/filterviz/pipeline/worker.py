@@ -83,6 +83,7 @@ class Snapshot:
     before: tuple[np.ndarray, ...] | None = None
     late: bool = False
     taken: float = field(default_factory=time.monotonic)  # when, on the training thread
+    batches: int | None = None  # optimizer steps done when it was taken (None: not known)
 
     @property
     def nbytes(self) -> int:

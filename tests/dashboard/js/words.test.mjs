@@ -3,13 +3,14 @@ import { test } from "node:test";
 
 import { load } from "./static.mjs";
 
-const { filterWords, formatValue, healthLines, legend, noKernel } = await load("words.js");
+const { filterWords, formatValue, healthLines, legend, noKernel, readingAt } = await load("words.js");
 
 // As /layer sends them (filterviz.dashboard.answers.THRESHOLDS).
 const THRESHOLDS = {
   dead_fraction: 0.01,
+  collapse_fraction: 0.1,
   duplicate_cosine: 0.9,
-  update_ratio_band: [1e-4, 1e-2],
+  update_ratio_band: [1e-4, 1e-1],
   heavy: ["noise", "redundancy", "opposites"],
   kernel_store_limit: 1 << 20,
 };
@@ -17,6 +18,7 @@ const THRESHOLDS = {
 test("values read as people read them", () => {
   assert.equal(formatValue("dead", 0.125), "12.5%");
   assert.equal(formatValue("update_ratio", 0.00123), "1.23e-3");
+  assert.equal(formatValue("update_mean", 0.5), "5.00e-1");
   assert.equal(formatValue("noise", 0.4567), "0.457");
   assert.equal(formatValue("drift", 0), "0");
   assert.equal(formatValue("nonfinite", 3), "3");
@@ -28,10 +30,10 @@ test("the words state the server's numbers, not numbers of their own", () => {
   assert.match(noKernel({ ...THRESHOLDS, kernel_store_limit: 1 << 21 }), /up to 2 MiB a step/);
   assert.match(noKernel(THRESHOLDS, "the change"), /: the change can be shown\.$/);
   const [dead, duplicate] = legend(THRESHOLDS);
-  assert.match(dead, /at most 1% of the median/);
+  assert.match(dead, /at most 10% of its first logged norm, or 1% of the median/);
   assert.match(duplicate, /\|cosine\| > 0\.9 /);
   assert.match(legend({ ...THRESHOLDS, dead_fraction: 0.025, duplicate_cosine: 0.95 })[1], /> 0\.95 /);
-  assert.match(legend({ ...THRESHOLDS, dead_fraction: 0.025 })[0], /at most 2\.5% of/);
+  assert.match(legend({ ...THRESHOLDS, dead_fraction: 0.025 })[0], /or 2\.5% of the median/);
 });
 
 function layer(shed = {}) {
@@ -60,4 +62,11 @@ test("a filter under the mouse is named with its values and partners", () => {
   const values = { norm: [1, 2], update_ratio: [0.002, 0.001], duplicate: [0, 1], partner: [-1, 0], dead: [0, 0] };
   assert.equal(filterWords(values, 1, null), "filter 1 · norm 2.000 · update ratio 1.00e-3 · near-duplicate of 0");
   assert.equal(filterWords({}, 0, 2), "filter 0, channel 2");
+});
+
+test("the reading at a step is the server's, word for word", () => {
+  const reading = { level: "alarm", value: "dead", words: "84% of the filters are dead" };
+  assert.deepEqual(readingAt({ readings: { 5: reading } }, 5), reading);
+  assert.equal(readingAt({ readings: { 5: reading } }, 6), null);
+  assert.equal(readingAt({}, 5), null); // health off: nothing read
 });

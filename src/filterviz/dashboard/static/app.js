@@ -124,7 +124,7 @@ export class Dashboard {
       [playButton, labelled(doc, "speed", "Speed", speedPicker), labelled(doc, "step", "Step", this.slider), this.stepLabel],
     ].map((children) => element(doc, "div", { class: "controls" }, ...children));
     const stage = element(doc, "div", { class: "stage" }, this.viewsBox, this.tooltip);
-    this.root = element(doc, "main", { class: "filterviz" }, ...rows, this.about, this.health.list, this.note, this.message, stage, this.legend, this.health.curves, this.panel.root);
+    this.root = element(doc, "main", { class: "filterviz" }, ...rows, this.about, this.health.reading, this.health.list, this.note, this.message, stage, this.legend, this.health.curves, this.panel.root);
     doc.body.append(this.root);
 
     this.runPicker.addEventListener("change", () => this.fillLayers());

@@ -3,11 +3,12 @@
 
 import { LineChart } from "./charts.js";
 import { element } from "./dom.js";
-import { healthLines } from "./words.js";
+import { healthLines, readingAt } from "./words.js";
 
 // [name, title, chart options]; the update ratio's healthy band comes from the server's thresholds.
 const CURVES = [
   ["update_ratio", "update ratio (log)", { log: true }],
+  ["update_mean", "mean update since the step before (log)", { log: true }],
   ["dead", "dead filters", { share: true }],
   ["noise", "noise (1 = as rough as random)", {}],
   ["redundancy", "near-duplicates beyond chance", { share: true }],
@@ -16,7 +17,7 @@ const CURVES = [
 
 // A chart's options: the update ratio's curves show the healthy band the server states.
 export function chartOptions(name, options, thresholds) {
-  return name === "update_ratio" ? { ...options, band: thresholds.update_ratio_band } : options;
+  return name.startsWith("update_") ? { ...options, band: thresholds.update_ratio_band } : options;
 }
 
 export class HealthView {
@@ -24,12 +25,15 @@ export class HealthView {
   constructor(doc, onStep) {
     this.doc = doc;
     this.onStep = onStep;
+    this.reading = element(doc, "p", { class: "reading", role: "status", "aria-label": "Reading at this step" });
     this.list = element(doc, "dl", { class: "health", "aria-label": "Health at this step" });
     this.curves = element(doc, "div", { class: "curves", "aria-label": "Health over the run" });
     this.charts = [];
   }
 
   clear() {
+    this.reading.textContent = "";
+    this.reading.dataset.level = "";
     this.list.replaceChildren();
     this.curves.replaceChildren();
     this.charts = [];
@@ -55,6 +59,10 @@ export class HealthView {
   }
 
   show(view, step, stepRange) {
+    const reading = readingAt(view.layer, step);
+    this.reading.textContent = reading ? reading.words : "";
+    this.reading.dataset.level = reading ? reading.level : "";
+    this.reading.dataset.value = reading ? reading.value : "";
     const items = healthLines(view.layer, view.health, step).flatMap(({ name, text, why }) => [
       element(this.doc, "dt", {}, name.replace("_", " ")),
       element(this.doc, "dd", why ? { title: why } : {}, text),

@@ -8,7 +8,7 @@ export function formatValue(name, value) {
   if (name === "nonfinite") return String(value);
   if (name === "dead" || name === "redundancy" || name === "opposites") return `${(100 * value).toFixed(1)}%`;
   if (value === 0) return "0";
-  if (name === "update_ratio" || Math.abs(value) < 1e-3) return value.toExponential(2);
+  if (name === "update_ratio" || name === "update_mean" || Math.abs(value) < 1e-3) return value.toExponential(2);
   return value.toFixed(3);
 }
 
@@ -35,7 +35,7 @@ export function noKernel(thresholds, what = "only the grid as logged") {
 // The outline legend's two entries: [dead, near-duplicate].
 export function legend(thresholds) {
   return [
-    `dead (weight norm at most ${percent(thresholds.dead_fraction)} of the median: filterviz sees the weights, not the activations)`,
+    `dead (weight norm at most ${percent(thresholds.collapse_fraction)} of its first logged norm, or ${percent(thresholds.dead_fraction)} of the median: filterviz sees the weights, not the activations)`,
     `near-duplicate (|cosine| > ${thresholds.duplicate_cosine} with another filter; hover for which)`,
   ];
 }
@@ -72,4 +72,10 @@ export function filterWords(values, unit, channel) {
   if (values.opposite?.[unit] === 1) parts.push(`opposite of ${values.opposite_partner[unit]}`);
   if (values.dead?.[unit] === 1) parts.push("dead");
   return parts.join(" · ");
+}
+
+// What the health values say at `step`, as the server read them (filterviz.core.health.read, the README's
+// words): { level: "alarm" | "note" | "healthy", value, words }, or null where nothing was read.
+export function readingAt(layer, step) {
+  return (layer.readings || {})[String(step)] || null;
 }
