@@ -25,16 +25,18 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.demo-installed
 	$(BIN)/filterviz demo
 
+# Two workers: most of the suite waits on subprocesses, servers and the browser. A test module runs
+# in one worker (its module fixtures are made once).
 test: $(VENV)/.dev-installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 $(VENV)/.backends-installed: pyproject.toml | $(VENV)/.dev-installed
 	$(BIN)/pip install -e ".[dev,backends]"
 	touch $@
 
 test-backends: $(VENV)/.backends-installed
-	KERAS_BACKEND=jax $(BIN)/python -m pytest $(BACKEND_TESTS)
-	KERAS_BACKEND=torch $(BIN)/python -m pytest $(BACKEND_TESTS)
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 --dist loadscope $(BACKEND_TESTS)
+	KERAS_BACKEND=torch $(BIN)/python -m pytest -n 2 --dist loadscope $(BACKEND_TESTS)
 
 # The Filters tab under the oldest TensorBoard filterviz supports (2.16, which needs numpy 1), served from
 # an environment of its own while this one writes the logs and drives the browser. It has no TensorFlow,
@@ -49,7 +51,7 @@ $(TB_OLDEST)/.installed: pyproject.toml
 	touch $@
 
 test-tensorboard-oldest: $(VENV)/.dev-installed $(TB_OLDEST)/.installed
-	FILTERVIZ_TENSORBOARD=$(TB_OLDEST)/bin/tensorboard $(BIN)/python -m pytest tests/dashboard
+	FILTERVIZ_TENSORBOARD=$(TB_OLDEST)/bin/tensorboard $(BIN)/python -m pytest -n 2 --dist loadscope tests/dashboard
 
 # The README's screenshots of the Filters tab on the demo's runs, taken by the tests' browser.
 screenshots: $(VENV)/.dev-installed

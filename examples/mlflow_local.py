@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> str:
             validation_split=0.2,
             verbose=2,
             callbacks=[
-                mlflow.keras.MlflowCallback(run),  # loss and accuracy, each epoch
+                mlflow.keras.MlflowCallback(),  # loss and accuracy, each epoch
                 filterviz.FilterLogger(mlflow=True, **DIGITS_LOOK),  # filters/templates, same steps
             ],
         )

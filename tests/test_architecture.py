@@ -39,6 +39,8 @@ def test_the_static_readme_lists_every_file_the_tab_serves():
 
 
 def lint_imports(cwd: Path, source: Path) -> subprocess.CompletedProcess:
+    if not LINT_IMPORTS.exists():
+        pytest.fail(f"{LINT_IMPORTS} is not installed: pip install 'import-linter>=2.1' (in filterviz[dev])")
     env = {**os.environ, "PYTHONPATH": str(source)}
     return subprocess.run(
         [str(LINT_IMPORTS), "--no-cache"], cwd=cwd, env=env, capture_output=True, text=True, timeout=300

@@ -2,6 +2,7 @@
 
 import dataclasses
 import doctest
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ import filterviz.keras.callback
 import filterviz.keras.rendering
 from filterviz import RenderOptions
 
-README = (Path(__file__).parents[1] / "README.md").read_text()
+ROOT = Path(__file__).parents[1]
+README = (ROOT / "README.md").read_text()
 
 
 @pytest.mark.parametrize(
@@ -32,3 +34,15 @@ def test_the_readme_names_the_marker_and_separator_colours():
     from filterviz.core.grid import MARKER_COLOUR, PADDING_COLOUR
 
     assert str(MARKER_COLOUR) in README and str(PADDING_COLOUR) in README
+
+
+def test_mlflow_callback_is_called_as_mlflow_3_defines_it():
+    """MlflowCallback's first parameter is log_every_epoch: a run passed there is truthy by accident."""
+    import inspect
+
+    import mlflow.keras
+
+    assert next(iter(inspect.signature(mlflow.keras.MlflowCallback).parameters)) == "log_every_epoch"
+    for path in [ROOT / "README.md", *sorted((ROOT / "examples").glob("*.py"))]:
+        for arguments in re.findall(r"MlflowCallback\(([^)]*)\)", path.read_text()):
+            assert all("=" in part for part in arguments.split(",") if part.strip()), (path.name, arguments)

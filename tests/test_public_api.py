@@ -53,8 +53,21 @@ COMMANDS = {"render", "animate", "demo", "tensorboard"}
 
 def test_top_level_names_are_the_documented_ones():
     assert set(filterviz.__all__) >= NAMES
+    homes = {  # where each name is defined: the object users get is that one
+        "render": "filterviz.keras.rendering",
+        "save_png": "filterviz.keras.rendering",
+        "kernel_grid": "filterviz.core.renderer",
+        "FilterLogger": "filterviz.keras.callback",
+        "RenderOptions": "filterviz",  # shown as filterviz.RenderOptions, where users find it
+        "load_history": "filterviz.eventfile.history",
+        "History": "filterviz.eventfile.history",
+        "FilterVizWarning": "filterviz",
+    }
     for name in NAMES:
-        assert getattr(filterviz, name) is not None
+        value = getattr(filterviz, name)
+        assert callable(value) and value.__name__ == name, name
+        assert value.__module__ == homes[name], (name, value.__module__)
+    assert issubclass(filterviz.FilterLogger, __import__("keras").callbacks.Callback)
     assert filterviz.FilterVizWarning.__module__ == "filterviz"
     assert issubclass(filterviz.FilterVizWarning, UserWarning)
 

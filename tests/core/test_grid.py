@@ -11,6 +11,7 @@ from filterviz.core.grid import (
     compose_grid,
     plan_grid,
 )
+from filterviz.core.renderer import kernel_grid
 from tests.helpers import PAD, cell, padding_mask
 
 
@@ -71,6 +72,19 @@ def test_scale_repeats_each_weight_as_a_block_without_interpolation():
 @pytest.mark.parametrize("side, expected", [(1, 32), (3, 10), (7, 4), (11, 2), (28, 1), (64, 1)])
 def test_automatic_scale_makes_small_kernels_visible(side, expected):
     assert plan_grid(16, 1, (side, side)).scale == expected
+
+
+@pytest.mark.parametrize(
+    "tile, expected", [((3, 9), 3), ((9, 3), 3), ((1, 9), 3), ((2, 40), 1), ((5, 16), 2)]
+)
+def test_automatic_scale_is_set_by_the_longer_side_of_a_tile(tile, expected):
+    assert plan_grid(16, 1, tile).scale == expected
+
+
+def test_a_conv1d_strip_is_scaled_by_its_length_not_its_channels():
+    kernel = np.random.default_rng(0).standard_normal((9, 3, 4)).astype(np.float32)  # 9 taps, 3 channels
+    image = kernel_grid(kernel, padding=0)
+    assert image.shape[:2] == (2 * 3 * 3, 2 * 9 * 3)  # 2 x 2 strips of 3x9 weights, each weight 3x3 pixels
 
 
 def test_automatic_scale_never_upscales_past_its_bound():

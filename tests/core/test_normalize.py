@@ -35,6 +35,28 @@ def test_symmetric_puts_zero_at_mid_gray_and_plus_minus_max_abs_at_the_ends():
     assert out[1].tolist() == [level(0.75), 0, 255, 128]
 
 
+def test_symmetric_takes_the_largest_magnitude_where_it_is_a_negative_weight():
+    out = normalize(columns([-4, 1, 0], [0.5, -1, 2]), "symmetric").levels
+    # M = max |w| = 4, a negative weight (max w would be 2): v = 1/2 + w / 8
+    assert out[0].tolist() == [0, 159, 128]
+    assert out[1].tolist() == [level(0.5 + 0.5 / 8), level(0.5 - 1 / 8), level(0.75)]
+
+
+def test_symmetric_clipping_takes_a_percentile_of_magnitudes_led_by_negative_weights():
+    values = -np.linspace(0, 1, 101).astype(np.float32)  # every extreme negative
+    out = normalize(columns(values), "symmetric", clip_percentile=90).levels[0]
+    m = np.percentile(np.abs(values), 90)
+    assert out[0] == 128 and out[-1] == 0 and out[50] == level(0.5 + values[50] / (2 * m))
+
+
+def test_a_grid_in_symmetric_mode_draws_the_negative_extreme_black(tmp_path):
+    from filterviz.core.renderer import kernel_grid
+
+    kernel = np.array([[-4.0], [1.0], [0.0]], np.float32)  # one Dense unit of 3 inputs
+    image = kernel_grid(kernel, normalize="symmetric", tile_shape=(1, 3, 1), padding=0, scale=1)
+    assert image[..., 0].tolist() == [[0, 159, 128]]
+
+
 def test_symmetric_does_not_centre_one_sided_weights():
     out = normalize(columns([1, 2, 3, 4]), "symmetric").levels[0]
     assert out.tolist() == [level(0.5 + 1 / 8), level(0.75), level(0.5 + 3 / 8), 255]

@@ -69,7 +69,83 @@ def test_every_hostile_file_is_quarantined_and_the_healthy_run_still_draws_exact
             assert grid.status_code == 422 and b"not the layer's grid size" in grid.data, kind
             strip = get(test_client, "/strip", run=run, tag=hostile_logs.TAG, filter=0)
             assert strip.status_code == 422, kind
+        elif expected == "grid 1":  # the rest of the run is there, and the strip keeps its other steps
+            grid = get(test_client, "/grid", run=run, tag=hostile_logs.TAG, step=1)
+            assert grid.status_code == 422 and b"not a whole PNG" in grid.data, kind
+            assert get(test_client, "/grid", run=run, tag=hostile_logs.TAG, step=2).status_code == 200
+            strip = get(test_client, "/strip", run=run, tag=hostile_logs.TAG, filter=0)
+            assert strip.status_code == 200, (kind, strip.data)
+            assert (
+                strip.headers["X-Filterviz-Unreadable"] == "1"
+                and strip.headers["X-Filterviz-Steps"] == "0,1,2,3"
+            )
+            assert_strip_keeps_the_other_steps(decode_png(strip.data), kernels)
+        elif expected == "tilemap":
+            tilemap = get(test_client, "/tilemap", run=run, tag=hostile_logs.TAG)
+            assert tilemap.status_code == 422 and len(tilemap.data) < 1000, kind
+            assert get(test_client, "/kernel", run=run, tag=hostile_logs.TAG, step=0).status_code == 422
     assert "newer filterviz (format version 99" in layers["newer-version/filters"]["problem"]
+
+
+def assert_strip_keeps_the_other_steps(strip, kernels):
+    """Filter 0's cells in a strip of the 4 steps of a 5x5x3x8 kernel: 0, 2 and 3 as drawn, 1 left empty."""
+    from filterviz.core.grid import PADDING_COLOUR
+
+    renderer = filterviz.core.renderer.Renderer(hostile_logs.SHAPE, filterviz.RenderOptions())
+    top, left, height, width = renderer.plan.unit_box(0)
+    for k, kernel in enumerate(kernels):
+        cell = strip[1 : 1 + height, 1 + k * (width + 1) :][:, :width]
+        if k == 1:
+            assert (cell == PADDING_COLOUR).all()
+        else:
+            grid = filterviz.kernel_grid(kernel)
+            np.testing.assert_array_equal(cell, grid[top : top + height, left : left + width], err_msg=str(k))
+
+
+def test_a_sparse_file_and_a_huge_tile_map_cost_bounded_memory(tmp_path):
+    """The first /runs over a file whose record claims a gigabyte of holes, and /tilemap of a valid
+    description of 1,800,000 filters, each beside a healthy run: peak memory within what the docs state
+    (docs/hostile-input.md: a chunk of 1 MiB and a record's small fields; a tile map of at most 16 MiB)."""
+    import tracemalloc
+
+    kinds = hostile_logs.corpus(tmp_path)
+    assert kinds["sparse-claim"] == "file" and kinds["huge-tilemap"] == "tilemap"
+    test_client = client(tmp_path)
+    tracemalloc.start()
+    try:
+        runs = get(test_client, "/runs")
+        after_runs = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        tilemaps = [
+            get(test_client, "/tilemap", run="huge-tilemap/filters", tag=hostile_logs.TAG) for _ in range(4)
+        ]
+        after_tilemaps = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert runs.status_code == 200 and "healthy/filters" in {layer["run"] for layer in runs.json["layers"]}
+    (problem,) = runs.json["problems"]["sparse-claim/filters"]
+    assert problem.startswith("sparse-claim/filters/events.out.tfevents") and "corrupt record" in problem
+    assert after_runs < 64 << 20, f"{after_runs:,} bytes for the first /runs"
+    assert all(answer.status_code == 422 for answer in tilemaps)
+    assert after_tilemaps < 8 << 20, f"{after_tilemaps:,} bytes for /tilemap"
+
+
+def test_problem_notes_name_files_relative_to_the_log_directory(corpus):
+    root, _ = corpus
+    answer = get(client(root), "/runs")
+    text = answer.data.decode()
+    assert str(root) not in text and "/tmp/" not in text
+    assert any(
+        p.startswith("undecodable/filters/events.out") for p in answer.json["problems"]["undecodable/filters"]
+    )
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+@pytest.mark.parametrize("route", ["/runs", "/layer", "/grid", "/index.js"])
+def test_routes_that_only_read_answer_405_to_other_methods(corpus, method, route):
+    root, _ = corpus
+    answer = client(root).open(f"{ROUTE}{route}", method=method, query_string={"run": "healthy/filters"})
+    assert answer.status_code == 405 and answer.headers["Allow"] == "GET, HEAD"
 
 
 def test_no_route_of_any_run_answers_5xx(corpus):

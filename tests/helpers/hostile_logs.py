@@ -4,7 +4,9 @@ Filters tab down for every run, as its own run folder `<kind>/filters`.
 Every file starts as FilterLogger writes it (LayerLog and the TensorBoard writer's own event building) and
 is then broken in one way: records that are no events, tags that are not UTF-8, descriptions that are not
 JSON objects, nested 100,000 deep, hold NaN or claim a huge kernel or grid, lengths no disk holds, a PNG of
-81 megapixels, a wrong checksum, a record cut short.
+81 megapixels, a wrong checksum, a record cut short; a grid whose PNG header is right and the rest garbage,
+or cut in half; a valid description of a 1,800,000-filter kernel in a few kB; a sparse file whose record
+claims a gigabyte of holes.
 """
 
 from __future__ import annotations
@@ -123,11 +125,33 @@ def length_header(length: int) -> bytes:
     return packed + struct.pack("<I", masked_crc(packed))
 
 
+def with_png_at(step: int, spoil: Callable[[bytes], bytes]):
+    """An edit that spoils the grid's PNG of `step` (its header, and so its size, left right)."""
+    steps = iter(range(STEPS))
+
+    def edit(event: event_pb2.Event) -> None:
+        if next(steps) == step:
+            for value in event.summary.value:
+                if value.tag == TAG:
+                    value.tensor.string_val[2] = spoil(value.tensor.string_val[2])
+
+    return edit
+
+
+def huge_layer(info: dict) -> None:
+    """A valid description of a 3x3x3x1,800,000 kernel: its plan is the one the renderer makes for it."""
+    from filterviz.eventfile.format import plan_of
+
+    info["kernel_shape"] = [3, 3, 3, 1_800_000]
+    info["plan"] = plan_of(Renderer(tuple(info["kernel_shape"]), RenderOptions(), quiet=True).plan)
+
+
 def corpus(root: Path) -> dict[str, str]:
     """Write the healthy run `healthy/filters` and one run per hostile kind under `root`. Returns kind ->
     what the tab must do with it: "file" (a problem in the run's files; the steps before it are shown),
     "layer" (the layer is listed as one that cannot be shown), "grid" (the grids that cannot be shown
-    answer 422), "partial" (the whole records are shown)."""
+    answer 422), "partial" (the whole records are shown), "grid 1" (the grid of step 1 answers 422, the
+    strip keeps the other steps), "tilemap" (too large a kernel to re-draw: 422, nothing allocated for it)."""
     good = events()
     records = [tf_record(data) for data in good]
     nested = ("[" * 100_000 + "]" * 100_000).encode()
@@ -170,7 +194,22 @@ def corpus(root: Path) -> dict[str, str]:
             "layer",
         ),
         "png-bomb": (b"".join(tf_record(d) for d in events(with_bomb)), "grid"),
+        "png-garbage": (
+            b"".join(
+                tf_record(d) for d in events(with_png_at(1, lambda png: png[:33] + bytes(len(png) - 33)))
+            ),
+            "grid 1",
+        ),
+        "png-half": (
+            b"".join(tf_record(d) for d in events(with_png_at(1, lambda png: png[: len(png) // 2]))),
+            "grid 1",
+        ),
+        "huge-tilemap": (b"".join(tf_record(d) for d in events(description_with(huge_layer))), "tilemap"),
+        "sparse-claim": (records[0] + length_header(1 << 30), "file"),
     }
     for name, (body, _) in kinds.items():
-        write_run(root, name, body)
+        path = write_run(root, name, body)
+        if name == "sparse-claim":  # the claimed gigabyte, a hole on disk: the file takes a few kB
+            with open(path, "r+b") as file:
+                file.truncate(path.stat().st_size + (1 << 30) + 4)
     return {name: expected for name, (_, expected) in kinds.items()}

@@ -143,9 +143,9 @@ def test_two_fits_with_the_same_callback_continue_the_steps(tmp_path):
     model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[logger])
     model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[logger])
     model.fit(x, y, epochs=8, initial_epoch=6, batch_size=8, verbose=0, callbacks=[logger])
-    # The third fit says it starts at epoch 6: the count jumps there, and its start (the same weights as
-    # step 5) is not logged again.
-    assert logged_steps(tmp_path / "filters", TAG) == [0, 1, 2, 3, 4, 5, 7, 8]
+    # The third fit says it starts at epoch 6: the count jumps there, and its start (the weights of step
+    # 5, where the second fit ended) is logged at 6, a step without a grid.
+    assert logged_steps(tmp_path / "filters", TAG) == [0, 1, 2, 3, 4, 5, 6, 7, 8]
     assert len(list((tmp_path / "filters").iterdir())) == 3  # one event file per fit, each closed at its end
 
 
@@ -165,7 +165,8 @@ def test_resuming_with_initial_epoch_or_a_restored_optimizer_continues_the_count
     )
     # The resumed start (step 3) is the state the first callback ended with: not written twice.
     assert logged_steps(tmp_path / "a" / "filters", TAG) == [0, 1, 2, 3, 4, 5]
-    # A restored optimizer (here: the same one, 10 batches in) continues the batch count.
+    # A restored optimizer (here: the same one, 10 batches in) continues the batch count, and the state
+    # this fit starts from is logged at its step, 10: a new log directory has no grid there.
     assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 10
     model.fit(
         x,
@@ -175,7 +176,25 @@ def test_resuming_with_initial_epoch_or_a_restored_optimizer_continues_the_count
         verbose=0,
         callbacks=[filterviz.FilterLogger(tmp_path / "b", every_n_steps=3)],
     )
-    assert logged_steps(tmp_path / "b" / "filters", TAG) == [12, 14]
+    assert logged_steps(tmp_path / "b" / "filters", TAG) == [10, 12, 14]
+
+
+@pytest.mark.parametrize("schedule", [{}, {"every_n_steps": 2}], ids=["by epochs", "by steps"])
+def test_a_second_fit_with_a_new_logger_logs_the_state_it_starts_from(tmp_path, schedule):
+    """The second phase of transfer learning, a refit, a warm-up fit before: the optimizer has run, and
+    a new FilterLogger in a new log directory still shows the weights this fit starts from."""
+    x, y = tiny_data(16)  # 2 batches per epoch
+    model = tiny_model()
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)  # a warm-up, not logged
+    start = filterviz.render(model)
+    model.fit(
+        x, y, epochs=2, batch_size=8, verbose=0, callbacks=[filterviz.FilterLogger(tmp_path, **schedule)]
+    )
+    images = logged_images(tmp_path / "filters", TAG)
+    first_step = 4 if schedule else 2  # the optimizer's 4 batches, or the 2 epochs they make
+    assert images[0][0] == first_step
+    np.testing.assert_array_equal(images[0][1], start)
+    assert [step for step, _ in images] == ([4, 6, 8] if schedule else [2, 3, 4])
 
 
 @pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()])
@@ -323,3 +342,26 @@ def test_a_disk_that_fills_up_during_training_costs_a_warning_not_the_training(t
     assert "FilterLogger: writing to" in message and "Errno 27" in message and "Training goes on" in message
     steps = logged_steps(tmp_path / "filters", TAG)
     assert steps and steps == sorted(set(steps)) and steps[0] == 0 and len(steps) < 17  # those before: intact
+
+
+def test_a_task_model_around_a_two_input_backbone_is_logged(tmp_path):
+    from tests.keras.test_layers import two_input_backbone
+
+    inner = two_input_backbone()
+    task = keras.Model(inner.input, keras.layers.Dense(2)(inner(inner.input)))
+    task.compile(keras.optimizers.SGD(0.1), "mse")
+    rng = np.random.default_rng(0)
+    tokens, images = rng.integers(0, 20, (16, 5)), rng.random((16, 8, 8, 3), dtype=np.float32)
+    renders = Renders()
+    task.fit(
+        [tokens, images],
+        rng.random((16, 2)),
+        epochs=2,
+        batch_size=8,
+        verbose=0,
+        callbacks=[filterviz.FilterLogger(tmp_path), renders],
+    )
+    images_logged = logged_images(tmp_path / "filters", "filters/conv")
+    assert [step for step, _ in images_logged] == [0, 1, 2]
+    for (_, logged), rendered in zip(images_logged, renders.images, strict=True):
+        np.testing.assert_array_equal(logged, rendered)

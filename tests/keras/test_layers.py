@@ -69,6 +69,22 @@ def test_backbone_sub_model_before_the_head():
     assert find_layer(model, "stem").layer is found.layer
 
 
+def two_input_backbone():
+    """A token input into an Embedding and an image input into a Conv2D: a two-input backbone."""
+    tokens, image = keras.Input((5,), dtype="int32", name="tokens"), keras.Input((8, 8, 3), name="image")
+    text = layers.GlobalAveragePooling1D()(layers.Embedding(20, 4, name="embed")(tokens))
+    picture = layers.GlobalAveragePooling2D()(layers.Conv2D(4, 3, name="conv")(image))
+    return keras.Model([tokens, image], layers.Concatenate()([text, picture]), name="backbone")
+
+
+def test_a_two_input_backbone_nested_in_a_task_model_is_followed_from_its_image_input():
+    inner = two_input_backbone()
+    task = keras.Model(inner.input, layers.Dense(2, name="head")(inner(inner.input)), name="task")
+    assert find_layer(inner).path == "conv"
+    found = find_layer(task)  # the image input through the nested graph: not the text tower's Embedding
+    assert found.path == "backbone/conv" and found.layer is inner.get_layer("conv")
+
+
 def test_preprocessing_sub_model_that_flattens_before_the_dense():
     pre = keras.Sequential([keras.Input((5, 5, 3)), layers.Rescaling(0.5), layers.Flatten()], name="pre")
     inputs = keras.Input((5, 5, 3))

@@ -41,6 +41,7 @@ def test_a_second_fit_continues_the_count():
     schedule = Schedule()
     assert fit(schedule, epochs=3, batches=2) == [0, 1, 2, 3]
     assert fit(schedule, epochs=2, batches=2) == [4, 5]  # Keras restarts its epoch index at 0
+    # It starts at epoch 5, where the fit before ended (and logged): its start is not logged again.
     assert fit(schedule, epochs=8, batches=2, initial_epoch=5) == [6, 7, 8]
 
 
@@ -50,13 +51,14 @@ def test_a_second_fit_by_steps_continues_the_batch_count():
     assert fit(schedule, epochs=1, batches=5, batches_before=10) == [12, 15]  # the start, 10, was logged
 
 
-def test_resuming_with_initial_epoch_continues_from_it_without_logging_its_start_again():
-    assert fit(Schedule(), epochs=8, batches=2, initial_epoch=5) == [6, 7, 8]
+def test_resuming_with_initial_epoch_continues_from_it_and_logs_its_start_there():
+    assert fit(Schedule(), epochs=8, batches=2, initial_epoch=5) == [5, 6, 7, 8]
+    assert fit(Schedule(log_initial=False), epochs=8, batches=2, initial_epoch=5) == [6, 7, 8]
 
 
-def test_a_restored_optimizer_continues_the_batch_and_epoch_count():
-    assert fit(Schedule(every_n_steps=10), epochs=2, batches=10, batches_before=500) == [510, 520]
-    assert fit(Schedule(), epochs=2, batches=10, batches_before=500, epochs_before=50) == [51, 52]
+def test_a_restored_optimizer_continues_the_batch_and_epoch_count_from_its_state():
+    assert fit(Schedule(every_n_steps=10), epochs=2, batches=10, batches_before=500) == [500, 510, 520]
+    assert fit(Schedule(), epochs=2, batches=10, batches_before=500, epochs_before=50) == [50, 51, 52]
 
 
 def test_batches_run_several_at_a_time_still_cross_every_multiple():

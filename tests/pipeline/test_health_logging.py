@@ -116,6 +116,30 @@ def test_a_layer_no_gradient_reaches_reads_so_at_every_step_after_the_first(tmp_
     assert "no gradient reaches this layer" in history.readings[-1].words
 
 
+@pytest.mark.parametrize(
+    "schedule, epochs, batches, steps",
+    [
+        ({"every_n_steps": 5}, 2, 7, [0, 5, 10, 14]),  # 14: the end of training, between multiples
+        ({"every_n_epochs": 2}, 3, 4, [0, 2, 3]),  # 3: the end, where 2 does not divide 3
+        ({"every_n_steps": 4}, 2, 7, [0, 4, 8, 12, 14]),  # 8: the batch after an epoch's end
+    ],
+)
+def test_every_step_after_the_first_has_its_update_ratio_the_last_one_too(
+    tmp_path, schedule, epochs, batches, steps
+):
+    model, captured = conv_model(), KernelsByBatch()
+    x, y = image_data(8 * batches)
+    logger = filterviz.FilterLogger(tmp_path, **schedule)
+    model.fit(x, y, epochs=epochs, batch_size=8, verbose=0, callbacks=[logger, captured])
+    history = filterviz.load_history(tmp_path)
+    assert list(history.steps) == steps
+    per_step = 1 if "every_n_steps" in schedule else batches
+    for step, logged in zip(history.steps[1:], history.health["update_ratio"][1:], strict=True):
+        done = step * per_step
+        expected = ratio(captured.kernels[done], captured.kernels[done - 1])
+        assert logged == pytest.approx(expected, rel=1e-5), f"step {step}"
+
+
 def test_without_the_epoch_length_the_first_batch_of_the_next_epoch_is_measured(tmp_path):
     """A custom training loop whose epochs Keras cannot count (params steps=None): the update ratio of an
     epoch's end is that of the next epoch's first batch, and the last epoch's end has none."""

@@ -12,7 +12,7 @@ import pytest
 import filterviz
 from filterviz.eventfile.history import load_history
 from filterviz.pipeline.mlflow import PREVIEW_SIDE
-from tests.helpers import TAG, Batches, Renders, tiny_data, tiny_model
+from tests.helpers import TAG, Batches, Renders, RendersByBatch, tiny_data, tiny_model
 from tests.helpers.mlflow_server import IMAGE_NAME, MlflowServer, metric, step_images
 from tests.helpers.real_models import train_logged
 
@@ -59,7 +59,7 @@ def test_every_grid_and_health_value_reach_the_server_beside_mlflows_own_callbac
     with mlflow.start_run() as run:
         told = fit(
             model,
-            callbacks=[renders, mlflow.keras.MlflowCallback(run)],
+            callbacks=[renders, mlflow.keras.MlflowCallback()],
             log_dir=tmp_path / "tb",
             mlflow=True,
             log_delta=True,
@@ -161,19 +161,24 @@ class KillServer(keras.callbacks.Callback):
         self.server.stop()
 
 
-def test_a_server_killed_mid_training_warns_once_and_keeps_what_was_sent(tmp_path, monkeypatch):
-    # A request to a dead server fails at once, instead of MLflow's four minutes of retries.
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+def test_a_server_killed_mid_training_warns_once_and_keeps_what_was_sent(tmp_path, caplog, monkeypatch):
+    """MLflow's own retries left as they are (about four minutes for a request to a dead server): the
+    writer asks the server's /health first, says once that it is unreachable, and fit() returns without
+    waiting for them; nothing more is printed about them after fit() returns."""
     server = MlflowServer(tmp_path).start()
     try:
         mlflow.set_tracking_uri(server.url)
         client = mlflow.MlflowClient(server.url)
         model, renders, batches = tiny_model(), Renders(), Batches()
         with mlflow.start_run() as run:
-            told = fit(
-                model, epochs=4, callbacks=[renders, batches, KillServer(server, client, 1)], mlflow=True
-            )
+            with caplog.at_level("WARNING", logger="urllib3"):
+                told = fit(
+                    model, epochs=4, callbacks=[renders, batches, KillServer(server, client, 1)], mlflow=True
+                )
+                caplog.clear()
+                time.sleep(3)  # a request on its way when the server died retries on, unheard
+                after = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
+            monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # the test's own end_run: no retries
             with pytest.raises(mlflow.exceptions.MlflowException):
                 mlflow.end_run()  # the server is gone: MLflow cannot end the run
     finally:
@@ -181,14 +186,29 @@ def test_a_server_killed_mid_training_warns_once_and_keeps_what_was_sent(tmp_pat
         server.stop()
     assert batches.count == 4 * 4  # training finished
     assert len(told) == 1, told
+    assert "the tracking server is unreachable" in told[0] and "Connection refused" in told[0], told
     sent = int(re.search(r"the (\d+) steps sent before are in the run", told[0])[1])
-    assert "sending to MLflow run" in told[0] and sent == 2  # steps 0 and 1
+    assert sent == 2  # steps 0 and 1
+    assert after == [], after
     server.start()  # back, on the same store
     try:
         images = step_images(mlflow.MlflowClient(server.url), run.info.run_id)[TAG]
     finally:
         server.stop()
     assert_grids(images, [0, 1], renders.images[:2])
+
+
+def test_every_step_of_a_fast_training_reaches_the_server(tracking):
+    """Logged at every batch: the steps that wait while one batch of them is sent go in the next."""
+    model, renders = tiny_model(), RendersByBatch()
+    x, y = tiny_data(96)  # 12 batches of 8, 3 epochs
+    with mlflow.start_run() as run:
+        told = train_logged(model, x, y, epochs=3, callbacks=[renders], mlflow=True, every_n_steps=1)
+    assert told == []
+    images = step_images(tracking, run.info.run_id)[TAG]
+    assert [step for step, _, _ in images] == list(range(37))
+    for step, full, _ in images:
+        np.testing.assert_array_equal(full, renders.images[step])
 
 
 def test_no_active_run_fails_before_the_first_batch(tracking):

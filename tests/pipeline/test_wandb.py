@@ -8,7 +8,7 @@ import pytest
 
 import filterviz
 from filterviz.core.png import decode_png
-from tests.helpers import TAG, Batches, Renders, logged_images, tiny_data, tiny_model
+from tests.helpers import TAG, Batches, Renders, RendersByBatch, logged_images, tiny_data, tiny_model
 from tests.helpers.wandb_records import history, metric_definitions, offline_run_dir
 
 wandb = pytest.importorskip("wandb")
@@ -175,3 +175,52 @@ def test_health_values_and_the_delta_grid_share_the_image_row(offline):
 
 def history_rows(root):
     return history(offline_run_dir(root))
+
+
+def test_grids_stay_in_a_run_that_links_its_media_instead_of_copying(offline):
+    """wandb.Settings(allow_media_symlink=True): W&B links each image to the file it was given, and uploads
+    it when the run ends. Those files must outlive the training."""
+    run = wandb.init(
+        project="filterviz-tests",
+        dir=offline,
+        mode="offline",
+        reinit="finish_previous",
+        settings=wandb.Settings(allow_media_symlink=True),
+    )
+    model, renders = tiny_model(), Renders()
+    x, y = tiny_data(16)
+    model.fit(
+        x, y, epochs=2, batch_size=8, verbose=0, callbacks=[filterviz.FilterLogger(wandb=True), renders]
+    )
+    run.finish()
+    images, _, _ = logged(offline_run_dir(offline))  # reads each image through the run's media link
+    assert [step for step, _, _ in images] == [0, 1, 2]
+    for (_, image, _), rendered in zip(images, renders.images, strict=True):
+        np.testing.assert_array_equal(image, rendered)
+
+
+def test_no_image_is_lost_on_a_loaded_machine(offline):
+    """Busy cores (two processes per core), memory churned and a disk written with fsync while the run
+    logs: the case an audit once saw lose its images (the metrics logger at every batch, after
+    FilterLogger). Every grid due is in the run, each once."""
+    from tests.helpers.load import loaded
+
+    run = start_run(offline)
+    model, renders = tiny_model(), RendersByBatch()
+    x, y = tiny_data(64)  # 8 batches of 8
+    filters = filterviz.FilterLogger(wandb=True, every_n_steps=1)
+    with loaded(offline):
+        model.fit(
+            x,
+            y,
+            epochs=3,
+            batch_size=8,
+            verbose=0,
+            callbacks=[filters, WandbMetricsLogger(log_freq="batch"), renders],
+        )
+        run.finish()
+    images, _, axis = logged(offline_run_dir(offline))
+    assert axis == "filterviz/batch"
+    assert [step for step, _, _ in images] == list(range(25))
+    for step, image, _ in images:
+        np.testing.assert_array_equal(image, renders.images[step])

@@ -59,6 +59,8 @@ class Renderer:
         note: said in every caption (SeparableConv2D: which of its kernels is drawn).
         flat_hint: for a Dense kernel drawn as flat tiles, which tile_shape to pass if its inputs are an
             image after all (filterviz.keras.image_shape.patch_hint): warned once and said in every caption.
+        quiet: warn of nothing: a reader rebuilding the renderer a log describes (its warnings were the
+            writer's to give).
     """
 
     def __init__(
@@ -71,6 +73,7 @@ class Renderer:
         name: str = "kernel",
         note: str = "",
         flat_hint: str = "",
+        quiet: bool = False,
     ) -> None:
         self.kernel_shape = tuple(int(d) for d in kernel_shape)
         self.options = options
@@ -89,7 +92,7 @@ class Renderer:
             shape_source=source,
         )
         self.flat_hint = flat_hint if self.layout.shape_source == "flat" else ""
-        if self.flat_hint:
+        if self.flat_hint and not quiet:
             h, w, _ = self.layout.image_shape
             warnings.warn(
                 f"{name} is drawn as flat {h}x{w} tiles: {self.flat_hint}.", FilterVizWarning, stacklevel=3
@@ -110,7 +113,7 @@ class Renderer:
             scale=options.scale,
             max_tiles=options.max_tiles,
         )
-        if self.plan.shrunk_to_fit:
+        if self.plan.shrunk_to_fit and not quiet:
             warnings.warn(
                 f"{name}: drawing the first {self.plan.tiles} of {layout.units * layout.tiles_per_unit} "
                 f"tiles so that the grid stays within {MAX_GRID_PIXELS:,} pixels; set max_tiles to choose "

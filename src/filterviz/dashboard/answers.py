@@ -20,9 +20,12 @@ from filterviz.core.grid import MARKER_COLOUR, MAX_GRID_PIXELS, PADDING_COLOUR
 from filterviz.core.renderer import Renderer
 from filterviz.core.tiles import tile_values, tiles_from_levels
 from filterviz.eventfile.format import KERNEL_STORE_LIMIT
-from filterviz.eventfile.index import LayerView
+from filterviz.eventfile.index import LayerView, Unreadable
 
 STRIP_COLUMNS = 100  # thumbnails per row of a filter's strip
+# The largest kernel the tab re-draws in the browser: /kernel and /tilemap answer at most this many values
+# (16 MiB as float32 or int32), whatever a file describes.
+REDRAW_VALUES = 1 << 22
 STRIP_STEPS = 1000  # a strip shows at most this many steps, evenly spread, the newest always among them
 # The numbers the tab's words and charts state, sent with every layer so that no JavaScript repeats them.
 THRESHOLDS = {
@@ -32,6 +35,7 @@ THRESHOLDS = {
     "update_ratio_band": list(health.UPDATE_RATIO_BAND),
     "heavy": list(health.HEAVY),
     "kernel_store_limit": KERNEL_STORE_LIMIT,
+    "redraw_values": REDRAW_VALUES,
 }
 
 
@@ -73,7 +77,8 @@ def layer_summary(view: LayerView) -> dict[str, Any]:
         **layer_entry(view),
         "info": view.info,
         "steps": list(view.steps),
-        "kernel_steps": sorted(view.locations["kernel"]),
+        "kernel_steps": sorted(view.locations["kernel"]) if redrawable(view) else [],
+        "kernels_too_large": bool(view.locations["kernel"]) and not redrawable(view),
         "delta_steps": sorted(view.locations["delta"]),
         "health": series(view.scalars),
         "shed": {str(step): list(parts) for step, parts in sorted(view.shed.items())},  # left out, by step
@@ -115,14 +120,27 @@ class TooLarge(ValueError):
     """An answer larger than the tab draws."""
 
 
+def redrawable(view: LayerView) -> bool:
+    """Whether the tab re-draws this layer's kernels in the browser: at most REDRAW_VALUES of them."""
+    return view.description is not None and math.prod(view.description.renderer.kernel_shape) <= REDRAW_VALUES
+
+
+def check_redrawable(view: LayerView) -> None:
+    if not redrawable(view):
+        raise TooLarge(
+            f"this layer's kernel has more than {REDRAW_VALUES:,} values, more than the tab re-draws in the "
+            "browser: its grids are shown as logged"
+        )
+
+
 def tile_map(renderer: Renderer) -> np.ndarray:
     """(tiles, height, width, channels), int64: the flat index in the kernel of the value each tile pixel
     shows, tiles in grid order, colour channels as drawn (BGR flipped). Only the units drawn are indexed,
-    so its size is bounded by the grid's."""
+    and at most REDRAW_VALUES of them (TooLarge beyond, before anything is allocated)."""
     layout, plan, shape = renderer.layout, renderer.plan, renderer.kernel_shape
     grouped = 1 if layout.units_last else 2  # a depthwise kernel's units are its last two axes together
     lead, per_unit_axis = shape[:-grouped], math.prod(shape[-grouped:])
-    if math.prod(lead) * plan.units > 4 * MAX_GRID_PIXELS:
+    if math.prod(lead) * plan.units > REDRAW_VALUES:
         raise TooLarge("this layer's kernel is too large to be re-drawn in the browser")
     indices = np.arange(math.prod(lead), dtype=np.int64)[:, None] * per_unit_axis + np.arange(plan.units)
     indices = indices.reshape(*lead, plan.units)
@@ -142,10 +160,11 @@ def strip_steps(steps: tuple[int, ...]) -> list[int]:
 
 def filter_strip(
     renderer: Renderer, unit: int, steps: list[int], grid_at: Callable[[int], np.ndarray]
-) -> np.ndarray:
-    """Unit `unit`'s cells (its tile, or its row of channel tiles) cropped from the grid of each step, left
-    to right in rows of STRIP_COLUMNS, one separator pixel apart, on the separator colour. `grid_at(step)`
-    decodes one grid (checked to have the plan's size)."""
+) -> tuple[np.ndarray, list[int]]:
+    """(the strip, the steps left out of it): unit `unit`'s cells (its tile, or its row of channel tiles)
+    cropped from the grid of each step, left to right in rows of STRIP_COLUMNS, one separator pixel apart,
+    on the separator colour. `grid_at(step)` decodes one grid (checked to have the plan's size); a step
+    whose grid cannot be read (Unreadable) keeps its place, empty, and is named in the steps left out."""
     top, left, cell_height, width = renderer.plan.unit_box(unit)
     columns = min(len(steps), STRIP_COLUMNS)
     rows = -(-len(steps) // columns)
@@ -154,10 +173,15 @@ def filter_strip(
         raise TooLarge("this filter's strip over the run would be larger than a grid may be")
     strip = np.empty((height, total_width, 3), np.uint8)
     strip[...] = PADDING_COLOUR
+    missing = []
     for k, step in enumerate(steps):
-        cell = grid_at(step)[top : top + cell_height, left : left + width]
+        try:
+            cell = grid_at(step)[top : top + cell_height, left : left + width]
+        except Unreadable:
+            missing.append(step)
+            continue
         y, x = divmod(k, columns)
         strip[1 + y * (cell_height + 1) :][:cell_height, 1 + x * (width + 1) :][:, :width] = (
             cell  # gray: broadcast
         )
-    return strip
+    return strip, missing

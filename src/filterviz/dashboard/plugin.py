@@ -4,9 +4,10 @@ TensorBoard loads `/data/plugin/filterviz/index.js` into the tab's frame; that E
 imports (`static/`) draw everything from the JSON and binary routes below. The routes only parse a request
 and delegate: to a source (`dashboard.sources`) for what was logged, to `dashboard.answers` for what is made
 of it. They answer only for the runs, tags, steps and filters that exist (400 for a malformed request, 404 for
-one that names nothing logged, 422 for something logged that cannot be shown, with the reason), never
-take a file path from the request, never echo one, and never show a traceback (500 with a plain message,
-for a fault of filterviz's own).
+one that names nothing logged, 422 for something logged that cannot be shown, with the reason, 405 for a
+method other than GET or HEAD), never take a file path from the request, never echo one, and never show a
+traceback (500 with a plain message, for a fault of filterviz's own). Every answer is bounded by what the
+tab shows: a grid, a strip of at most STRIP_STEPS cells, a kernel or tile map of at most REDRAW_VALUES.
 
 Routes, under /data/plugin/filterviz/:
   /runs                          every layer logged, by run and tag, and the files of a run read no further
@@ -33,9 +34,9 @@ from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from filterviz.core.png import decode_png, encode_png
+from filterviz.core.png import encode_png
 from filterviz.dashboard import answers
-from filterviz.dashboard.sources import EventFileSource, ProviderSource
+from filterviz.dashboard.sources import EventFileSource, ProviderSource, decoded_grid
 from filterviz.eventfile.format import PLUGIN_NAME
 from filterviz.eventfile.index import LayerView, Unreadable
 from filterviz.storage.stores import open_store
@@ -157,6 +158,7 @@ class FilterVizPlugin(base_plugin.TBPlugin):
 
     def _kernel(self, request):
         view = self.view(request)
+        answers.check_redrawable(view)
         step = _step(request, view.locations["kernel"])
         kernel = self.source(request).kernel(view, step)
         return http_util.Respond(request, kernel.astype("<f4").tobytes(), "application/octet-stream")
@@ -173,11 +175,14 @@ class FilterVizPlugin(base_plugin.TBPlugin):
         steps = answers.strip_steps(view.steps)
 
         def grid_at(step: int):
-            return decode_png(source.png(view, step))  # checked to be of the layer's grid size
+            return decoded_grid(source.png(view, step), step)  # checked to be of the layer's grid size
 
-        strip = answers.filter_strip(view.description.renderer, unit, steps, grid_at)
+        strip, missing = answers.filter_strip(view.description.renderer, unit, steps, grid_at)
+        if len(missing) == len(steps):
+            raise RequestError(422, "cannot be shown: none of this layer's grids can be read")
         response = http_util.Respond(request, encode_png(strip, colour=True), "image/png")
         response.headers["X-Filterviz-Steps"] = ",".join(map(str, steps))
+        response.headers["X-Filterviz-Unreadable"] = ",".join(map(str, missing))  # left empty in it
         return response
 
     def _filter_series(self, request):
@@ -201,6 +206,10 @@ def readable_by_filterviz(logdir: str) -> bool:
 def _guarded(handler):
     @wrappers.Request.application
     def app(request):
+        if request.method not in ("GET", "HEAD"):  # every route only reads
+            response = http_util.Respond(request, "only GET is answered here", "text/plain", code=405)
+            response.headers["Allow"] = "GET, HEAD"
+            return response
         try:
             return handler(request)
         except RequestError as error:

@@ -21,6 +21,7 @@ files: no request walks the log directory, and none touches a run it does not na
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import struct
 import threading
@@ -30,7 +31,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
+from filterviz.core.png import decode_png
 from filterviz.eventfile.format import (
     PLUGIN_NAME,
     BadDescription,
@@ -73,7 +76,20 @@ def checked_png(view: LayerView, data: bytes, step: int) -> bytes:
     )
     if size != expected:
         raise Unreadable(f"the grid at step {step} is {size[1]}x{size[0]}, not the layer's grid size")
+    try:  # every chunk there and its checksum right (no pixel is decoded): a browser would fail on it
+        with Image.open(io.BytesIO(data)) as png:
+            png.verify()
+    except Exception as error:  # Pillow raises SyntaxError, OSError, struct.error ... for a broken PNG
+        raise Unreadable(f"the grid at step {step} is not a whole PNG ({error})") from None
     return data
+
+
+def decoded_grid(data: bytes, step: int) -> np.ndarray:
+    """A checked grid's pixels (`checked_png`'s bytes). Unreadable where its pixel data cannot be decoded."""
+    try:
+        return decode_png(data)
+    except Exception as error:  # a compressed stream that is no zlib stream, cut short, ...
+        raise Unreadable(f"the grid at step {step} cannot be decoded ({error})") from None
 
 
 def filters_at(

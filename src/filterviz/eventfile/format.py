@@ -192,7 +192,7 @@ def _renderer(info: dict[str, Any], shape: list[int]) -> Renderer:
         inferred = (tuple(_ints(info, "image_shape", 3)), info["flatten_order"])
     try:
         renderer = Renderer(
-            tuple(shape), RenderOptions(**values), kind=info["kind"], inferred_tile_shape=inferred
+            tuple(shape), RenderOptions(**values), kind=info["kind"], inferred_tile_shape=inferred, quiet=True
         )
     except (TypeError, ValueError) as error:
         raise BadDescription(f"the layer it describes cannot be drawn: {error}") from None

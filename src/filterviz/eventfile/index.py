@@ -45,14 +45,7 @@ from filterviz.eventfile.format import (
     parse_tag,
     read_description,
 )
-from filterviz.eventfile.records import (
-    HEADER,
-    CorruptRecord,
-    field_bytes,
-    fields,
-    read_records,
-    summary_values,
-)
+from filterviz.eventfile.records import HEADER, CorruptRecord, ValueSpan, field_bytes, fields, read_events
 from filterviz.storage.stores import FileInfo, LocalStore, RemoteStore, open_store
 
 Store = LocalStore | RemoteStore
@@ -198,8 +191,8 @@ class LogIndex:
         shown = self.store.relative(path)
         try:
             with self.store.open(path) as stream:
-                for offset, end, data in read_records(stream, start, info.size, shown):
-                    self._index(run, path, offset, data)
+                for offset, end, step, values in read_events(stream, start, info.size, shown):
+                    self._index(run, path, offset, step, values)
                     run.read_to[path] = end
                     offset = end
         except FileNotFoundError:
@@ -218,11 +211,10 @@ class LogIndex:
             run.broken[path] = problem
             logger.warning("filterviz: reading no further in %s", problem)
 
-    def _index(self, run: _Run, path: str, offset: int, data: bytes) -> None:
-        """One event's values: where each lies, and the small ones (health values, descriptions) read."""
-        data = memoryview(data)  # values are looked at in place, not copied
-        step, spans = summary_values(data)
-        for span in spans:
+    def _index(self, run: _Run, path: str, offset: int, step: int, values: list[ValueSpan]) -> None:
+        """One event's values: where each lies, and the small ones (health values, descriptions) read from
+        what the record reader kept of them (`ValueSpan.light`: no PNG, no kernel)."""
+        for span in values:
             meaning = parse_tag(span.tag)
             if meaning is None:
                 continue
@@ -230,7 +222,7 @@ class LogIndex:
             if layer is None:
                 layer = run.layers[meaning.tag] = _Layer(run.name, meaning.tag)
             layer.view = None
-            value = data[span.start : span.stop]
+            value = memoryview(span.light)
             where = Location(path, offset + HEADER + span.start, offset + HEADER + span.stop, self.store)
             if meaning.kind in ("grid", "delta"):
                 height, width = _image_size(value)

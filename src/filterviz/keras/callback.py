@@ -13,7 +13,8 @@ from filterviz.core import validate
 from filterviz.core.options import RenderOptions
 from filterviz.core.step import LoggedStep, safe_name
 from filterviz.core.warning import FilterVizWarning
-from filterviz.eventfile.format import image_tag
+from filterviz.eventfile.format import RUN_NAME, image_tag
+from filterviz.eventfile.index import LogIndex
 from filterviz.eventfile.writer import open_writer
 from filterviz.keras import choice, kernels
 from filterviz.keras.dataflow import Found
@@ -49,7 +50,9 @@ class FilterLogger(keras.callbacks.Callback):
     epoch at step = epochs completed. With `every_n_steps`, step = batches completed (counted across epochs)
     for every image, and images are logged every `every_n_steps` batches instead. The state at the end of
     training is logged too, unless the schedule just logged it. Steps only grow: a second `fit()`, and a
-    training resumed with `initial_epoch` or a restored optimizer, continue the count.
+    training resumed with `initial_epoch` or a restored optimizer, continue the count. On such a resumed
+    training the state it starts from is logged at the step the optimizer is at, unless that step already
+    has a grid in the log directory (the end of the training before, logged by this or another logger).
 
     The training thread only copies the kernel; rendering, PNG encoding and writing happen on a worker
     thread. If the worker falls behind, the oldest waiting copy is dropped (a FilterVizWarning says which
@@ -82,7 +85,8 @@ class FilterLogger(keras.callbacks.Callback):
             of those to log several layers; or "all" (README, "Which layer").
         every_n_epochs: log after every N-th epoch.
         every_n_steps: log every N batches instead, with the step counting batches.
-        log_initial: log the weights before training starts.
+        log_initial: log the weights before training starts: at step 0, or where the optimizer has run
+            before, at its step (unless the log directory has a grid at that step already).
         health: log the health values beside each grid.
         store_kernel: keep the float32 kernel with each step, for the Filters tab: True, False, or "auto"
             (when it is at most 1 MiB).
@@ -254,7 +258,10 @@ class FilterLogger(keras.callbacks.Callback):
         if not self._in_fit:  # the first epoch of this fit(): Keras tells its index only now
             self._in_fit = True
             batches_before, epochs_before = self._trained_before(epoch)
-            self._log(self.schedule.fit_begins(epoch, batches_before, epochs_before))
+            step = self.schedule.fit_begins(epoch, batches_before, epochs_before)
+            if step is not None and (batches_before or epoch) and self._logged_in_log_dir(step):
+                step = None  # an earlier training wrote this state at this step already
+            self._log(step)
         elif self._background is not None:
             self._background.wait()  # every grid of the epochs before is on disk before this one runs
             self._report()
@@ -307,10 +314,12 @@ class FilterLogger(keras.callbacks.Callback):
     # The work, delegated: the training thread takes snapshots, the worker renders and writes them.
 
     def _log(self, step: int | None) -> tuple[np.ndarray, ...] | None:
-        """Hand the kernels over for `step`, if there is one to log; returns the snapshots handed over."""
-        before, self._before = self._before, None
+        """Hand the kernels over for `step`, if there is one to log; returns the snapshots handed over. The
+        copy taken before the last batch stays until a step is logged: at an epoch's end that logs nothing,
+        it waits for the end of training or the next batch's step (every_n_steps across epochs)."""
         if step is None or self._background is None:
             return None
+        before, self._before = self._before, None
         if self._first_step is not None:  # before the first step: keep the weights until a layer is chosen
             self._first_step.keep_initial(step)
             return None
@@ -318,6 +327,20 @@ class FilterLogger(keras.callbacks.Callback):
         self._background.submit(Snapshot(step, snapshots, before, batches=self.schedule.batches_done))
         self._report()
         return snapshots
+
+    def _logged_in_log_dir(self, step: int) -> bool:
+        """Whether the log directory holds a grid of one of this logger's layers at `step` (written by an
+        earlier training, with another FilterLogger): a resumed training's first state is logged only
+        where it is not."""
+        if self._store is None or not self._logs:
+            return False
+        tags = {log.tag for log in self._logs}
+        try:
+            index = LogIndex(self._store.join(RUN_NAME))
+            index.update()
+        except OSError:  # nothing there yet, or not readable: nothing to repeat
+            return False
+        return any(view.tag in tags and step in view.locations["grid"] for view in index.views().values())
 
     def _measure_late_update(self) -> None:
         step, before = self._late

@@ -121,8 +121,23 @@ def flow(model: keras.layers.Layer, calls: list[int] | None = None) -> Flow:
         source = "graph"
     ordered = _in_call_order(every, calls) if calls is not None else every
     if reached is not None:
-        ordered = [f for f in ordered if any(id(layer) in reached for layer in (*f.containers, f.layer))]
+        ordered = [f for f in ordered if _is_reached(f, reached)]
     return Flow(tuple(ordered), source, names[position] if names else None, names)
+
+
+def _is_reached(found: Found, reached: set[int]) -> bool:
+    """Whether the followed input reaches `found`: the walk through the graphs reached it, or a custom layer
+    that holds it is reached (no graph says which of a custom layer's sublayers data meets: all count).
+    Inside a nested graph (a functional sub-model), its own walk decides: a two-input backbone's text
+    tower is not reached because the backbone is."""
+    if id(found.layer) in reached:
+        return True
+    for container in reversed(found.containers):
+        if is_graph(container):
+            return False
+        if id(container) in reached:
+            return True
+    return False
 
 
 def _needs_calls(model, every: list[Found], reached: set[int] | None) -> bool:

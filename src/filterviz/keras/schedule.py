@@ -8,7 +8,8 @@ One step axis per run, and steps only grow:
 * the state at the end of training is logged unless the schedule has just logged it;
 * a second fit() continues the count, and so does a training resumed with initial_epoch or with a
   restored optimizer (its iteration count says how many batches were done before). A resumed training
-  does not log its start: that is the state the earlier training ended with, already logged.
+  logs its start at that step too, unless this schedule logged it already (the end of its fit before);
+  FilterLogger also leaves it out where the log directory has a grid at that step.
 """
 
 from __future__ import annotations
@@ -47,12 +48,11 @@ class Schedule:
     def fit_begins(self, initial_epoch: int, batches_before: int = 0, epochs_before: int = 0) -> int | None:
         """A fit() starts at Keras epoch `initial_epoch`; the model had seen `batches_before` batches
         and `epochs_before` epochs (from its optimizer) before it. Returns the step of the initial state."""
-        resumed = initial_epoch > 0 or batches_before > 0 or epochs_before > 0
         self.epochs_done = max(self.epochs_done, initial_epoch, epochs_before)
         self.batches_done = max(self.batches_done, batches_before)
         self._epoch_offset = self.epochs_done - initial_epoch
         self._progressed = False
-        return self._log(self.step) if self.log_initial and not resumed else None
+        return self._log(self.step) if self.log_initial else None
 
     def epoch_begins(self) -> None:
         self._epoch_start = self.batches_done

@@ -13,18 +13,26 @@ at the same step. Nothing of other callbacks (`mlflow.keras.MlflowCallback`, aut
 metrics have keys of their own, and this writer talks to the run through its own `MlflowClient`.
 
 The network is used from a thread of this writer's own, `filterviz-mlflow`, never from FilterLogger's
-writer thread: MLflow's client retries a request to an unreachable server for about four minutes
-(MLFLOW_HTTP_REQUEST_MAX_RETRIES and _BACKOFF_FACTOR), and FilterLogger waits for its writer thread at every
-epoch's end. The first failure stops the sending, with one notice; what was sent before stays in the run.
+writer thread, and in batches: the steps waiting when it is free go in one `log_artifacts` call and one
+`log_batch` of their metrics (at every step of a fast training, the sender keeps up). MLflow's client
+retries a request to an unreachable server for about four minutes (MLFLOW_HTTP_REQUEST_MAX_RETRIES and
+_BACKOFF_FACTOR); before each batch the sender asks the server's /health with a PROBE_SECONDS timeout
+instead, so that a server that is gone is told in one warning, at once, and nothing more is sent in that
+training; what was sent before stays in the run. At the end of training `close()` waits while the server
+answers (at most CLOSE_WAIT), and not at all once it does not: the retries of a request that was on its
+way when the server died go on in the background, without the warnings urllib3 would print for them.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import queue
 import shutil
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from io import BytesIO
@@ -38,7 +46,10 @@ from filterviz.core.step import LoggedStep
 EXTRA = "pip install 'filterviz[mlflow]'"
 PREVIEW_SIDE = 256  # pixels: MLflow's compressed image size (mlflow.tracking.multimedia)
 PENDING = 256  # steps waiting for the server, at most; more are not sent, and counted
-CLOSE_WAIT = 60.0  # seconds close() waits for the server to take the steps still waiting
+CLOSE_WAIT = 60.0  # seconds close() waits for a server that answers to take the steps still waiting
+PROBE_SECONDS = 2.0  # how long the server's /health may take to answer before it counts as gone
+BATCH_STEPS = 64  # steps sent together, at most (MLflow's log_batch takes 1,000 metrics)
+_senders = itertools.count()
 LOGGED_IMAGES_TAG = "mlflow.loggedImages"  # MLflow's run tag: the run has step images
 
 
@@ -98,6 +109,19 @@ def open_run(run: Any, notice: Callable[[str], None]) -> MlflowWriter:
     return MlflowWriter(client, run_id, mlflow.get_tracking_uri(), notice)
 
 
+def probe(uri: str, timeout: float = PROBE_SECONDS) -> str:
+    """ "" when the tracking server at `uri` answers its /health within `timeout` seconds, else why not. A
+    store that is no server (a SQLite file, a folder) always answers."""
+    if not uri.startswith(("http://", "https://")):
+        return ""
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as response:
+            response.read(64)
+    except OSError as error:  # refused, timed out, no such host, an HTTP error
+        return f"{type(error).__name__}: {str(error)[:200]}"
+    return ""
+
+
 def image_file_name(key: str, step: int, timestamp_ms: int) -> str:
     """The name MLflow's image panel reads a step image's key, step and time from (as log_image names it;
     `/` in a key becomes `~`)."""
@@ -141,12 +165,16 @@ class MlflowWriter:
         self.sent = 0  # steps the server took
         self.unsent = 0  # steps not sent: the server failed, or did not keep up
         self._failed = False
+        self._gave_up = False  # close() stopped waiting: the sender's last request is on its own
         self._tagged = False
         self._queue: queue.Queue[tuple[list[tuple[str, bytes, bytes]], list[Any], int, int] | None] = (
             queue.Queue()
         )
         self._folder = Path(tempfile.mkdtemp(prefix="filterviz-mlflow-"))  # files on their way into the run
-        self._thread = threading.Thread(target=self._send_all, name="filterviz-mlflow", daemon=True)
+        name = f"filterviz-mlflow-{next(_senders)}"
+        self._quiet = _QuietAfterGivingUp(name, self)
+        logging.getLogger("urllib3.connectionpool").addFilter(self._quiet)
+        self._thread = threading.Thread(target=self._send_all, name=name, daemon=True)
         self._thread.start()
 
     @property
@@ -174,57 +202,111 @@ class MlflowWriter:
         self._queue.put((images, metrics, logged.step, millis))
 
     def close(self) -> None:
-        """Wait up to CLOSE_WAIT seconds for the steps still waiting; the run stays open (it is the
-        user's)."""
+        """Wait while the server takes the steps still waiting (at most CLOSE_WAIT), not at all once it does
+        not answer; the run stays open (it is the user's)."""
         self._queue.put(None)
-        self._thread.join(CLOSE_WAIT)
-        if self._thread.is_alive():
-            self._failed = True
-            self.notice(
-                f"FilterLogger: {self.destination} did not take the last grids within {CLOSE_WAIT:.0f} s; "
-                f"those not sent by then are not in the run ({self.sent} steps are)."
-            )
-        elif self.unsent and not self._failed:
+        deadline = time.monotonic() + CLOSE_WAIT
+        while self._thread.is_alive():
+            self._thread.join(0.25)
+            if not self._thread.is_alive():
+                break
+            why = probe(self.uri)
+            if why or time.monotonic() > deadline:
+                self._give_up(
+                    f"the tracking server is unreachable ({why})"
+                    if why
+                    else f"it did not take the last grids within {CLOSE_WAIT:.0f} s"
+                )
+                break
+        if not self._gave_up and self.unsent and not self._failed:
             self.notice(
                 f"FilterLogger: {self.destination} did not keep up: {self.unsent} logged steps were not "
                 f"sent to it (every one is in the TensorBoard log, if log_dir was given)."
             )
-        shutil.rmtree(self._folder, ignore_errors=True)
+        if not self._thread.is_alive():
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+    def _give_up(self, why: str) -> None:
+        """Stop waiting for the sender (close() does, once the server does not answer)."""
+        self._gave_up = True
+        self._stop(why)
+
+    def _stop(self, why: str) -> None:
+        """Send nothing more in this training, and say so once, with what is in the run."""
+        if self._failed:
+            return
+        self._failed = True
+        self.notice(
+            f"FilterLogger: {self.destination}: {why}. Nothing more is sent to it in this training; the "
+            f"{self.sent} steps sent before are in the run."
+        )
 
     def _send_all(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if self._failed:
-                self.unsent += 1
-                continue
-            try:
-                self._send(*item)
-                self.sent += 1
-            except Exception as error:  # the server or the network: told once, the training goes on
-                self._failed = True
-                self.unsent += 1
-                self.notice(
-                    f"FilterLogger: sending to {self.destination} failed ({type(error).__name__}: "
-                    f"{str(error)[:300]}); nothing more is sent to it in this training, and the {self.sent} "
-                    "steps sent before are in the run."
-                )
-
-    def _send(
-        self, images: list[tuple[str, bytes, bytes]], metrics: list[Any], step: int, millis: int
-    ) -> None:
-        """One step into the run, under the time it was logged at (its metrics carry the same)."""
-        for key, png, webp in images:
-            name = image_file_name(key, step, millis)
-            for path, data in (
-                (self._folder / f"{name}.png", png),
-                (self._folder / f"{name}+compressed.webp", webp),
-            ):
-                path.write_bytes(data)
+        try:
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    return
+                batch = [item]
+                while len(batch) < BATCH_STEPS:  # whatever else waits goes too
+                    try:
+                        following = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if following is None:
+                        self._queue.put(None)  # the end, after this batch
+                        break
+                    batch.append(following)
+                if self._failed:
+                    self.unsent += len(batch)
+                    continue
+                why = probe(self.uri)
+                if why:
+                    self.unsent += len(batch)
+                    self._stop(f"the tracking server is unreachable ({why})")
+                    continue
                 try:
-                    self.client.log_artifact(self.run_id, str(path), artifact_path="images")
-                finally:
-                    path.unlink(missing_ok=True)
-        if images and not self._tagged:
-            self.client.set_tag(self.run_id, LOGGED_IMAGES_TAG, "True")  # as log_image sets it
-            self._tagged = True
-        if metrics:
-            self.client.log_batch(self.run_id, metrics=metrics)
+                    self._send(batch)
+                    self.sent += len(batch)
+                except Exception as error:  # the server or the network: told once, the training goes on
+                    self.unsent += len(batch)
+                    self._stop(f"sending failed ({type(error).__name__}: {str(error)[:300]})")
+        finally:
+            logging.getLogger("urllib3.connectionpool").removeFilter(self._quiet)
+            if self._gave_up:
+                shutil.rmtree(self._folder, ignore_errors=True)
+
+    def _send(self, batch: list[tuple[list[tuple[str, bytes, bytes]], list[Any], int, int]]) -> None:
+        """Steps into the run: their images in one `log_artifacts`, their metrics in one `log_batch`, each
+        under the time it was logged at."""
+        folder = self._folder / "images"
+        folder.mkdir(exist_ok=True)
+        metrics = []
+        try:
+            for images, step_metrics, step, millis in batch:
+                metrics += step_metrics
+                for key, png, webp in images:
+                    name = image_file_name(key, step, millis)
+                    (folder / f"{name}.png").write_bytes(png)
+                    (folder / f"{name}+compressed.webp").write_bytes(webp)
+            if any(images for images, *_ in batch):
+                self.client.log_artifacts(self.run_id, str(folder), artifact_path="images")
+                if not self._tagged:
+                    self.client.set_tag(self.run_id, LOGGED_IMAGES_TAG, "True")  # as log_image sets it
+                    self._tagged = True
+            for start in range(0, len(metrics), 1000):  # MLflow takes at most 1,000 metrics a call
+                self.client.log_batch(self.run_id, metrics=metrics[start : start + 1000])
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+class _QuietAfterGivingUp(logging.Filter):
+    """Drops urllib3's retry warnings from one sender thread once its writer gave up on the server: they
+    would go on for minutes after training ended, about a request nobody waits for."""
+
+    def __init__(self, thread_name: str, writer: MlflowWriter) -> None:
+        super().__init__()
+        self.thread_name, self.writer = thread_name, writer
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (self.writer._gave_up and record.threadName == self.thread_name)

@@ -9,13 +9,17 @@ never shared with another callback, so none of its metrics is lost or moved.
 
 The grid goes over as the PNG already encoded for TensorBoard, as a file that wandb copies into the run:
 no second encoding (wandb would run Pillow at its default level, 40x the cost of a large grid), and no
-conversion (wandb 0.31 turns image arrays into PNG with a plain `astype(uint8)`).
+conversion (wandb 0.31 turns image arrays into PNG with a plain `astype(uint8)`). A run made with
+`wandb.Settings(allow_media_symlink=True)` links each image to that file instead, and uploads it when the
+run ends: there the files are written into the run's own folder (beside its `files/`, which is what W&B
+uploads) and kept, so that no link outlives what it points to.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +58,16 @@ class WandbWriter:
         self.step_key = f"filterviz/{axis}"  # outside "filters/": no layer name can collide with it
         run.define_metric(self.step_key, hidden=True)
         self._declared: set[str] = set()
-        self._folder = Path(tempfile.mkdtemp(prefix="filterviz-wandb-"))  # PNGs on their way into the run
+        settings = getattr(run, "settings", None)
+        # A run that links its media keeps pointing at our files until it uploads them, at its end.
+        self._kept = bool(
+            getattr(settings, "allow_media_symlink", False) and getattr(settings, "sync_dir", "")
+        )
+        if self._kept:
+            self._folder = Path(settings.sync_dir) / "filterviz-media"
+            self._folder.mkdir(parents=True, exist_ok=True)
+        else:
+            self._folder = Path(tempfile.mkdtemp(prefix="filterviz-wandb-"))  # PNGs on their way into the run
 
     @property
     def destination(self) -> str:
@@ -74,15 +87,18 @@ class WandbWriter:
         files = []
         try:  # wandb reads each file when the image is made, and copies it into the run in log()
             for key, png in images:
-                files.append(self._folder / f"{safe_name(key)}-{logged.step}.png")
+                files.append(self._folder / f"{safe_name(key)}-{logged.step}-{uuid.uuid4().hex[:8]}.png")
                 files[-1].write_bytes(png)
                 row[key] = self._wandb.Image(str(files[-1]), caption=logged.caption)
             row[self.step_key] = logged.step
             self.run.log(row)
         finally:
-            for path in files:
-                path.unlink(missing_ok=True)
+            if not self._kept:
+                for path in files:
+                    path.unlink(missing_ok=True)
 
     def close(self) -> None:
-        """The run belongs to the user: it stays open. Only the folder of PNGs in transit goes."""
-        shutil.rmtree(self._folder, ignore_errors=True)
+        """The run belongs to the user: it stays open. Only the folder of PNGs in transit goes (not the
+        files a run that links its media points at)."""
+        if not self._kept:
+            shutil.rmtree(self._folder, ignore_errors=True)

@@ -45,6 +45,12 @@ test("global and per-tile levels are floor(v * 255 + 0.5), laid out with separat
   assert.deepEqual(symmetric, [0, level(0.5 - 1 / 6), level(0.5), 0, level(0.5 + 1 / 6), 255, 0]);
 });
 
+test("symmetric takes the largest magnitude where it is a negative weight", () => {
+  // M = max |w| = 4 (max w would be 1): v = 1/2 + w / 8, as Python draws [-4, 1, 0] -> [0, 159, 128].
+  const symmetric = grays(drawKernel(Float32Array.from([-4, 1, 0, 0.5]), TILEMAP, DRAWING, "symmetric")).slice(7, 14);
+  assert.deepEqual(symmetric, [0, 0, 159, 0, 128, 143, 0]); // 0.5 + 0.5 / 8 -> 143.4375, floor(+ 0.5) = 143
+});
+
 test("NaN is drawn in the marker colour and left out of the scale", () => {
   const image = drawKernel(Float32Array.from([0, NaN, 1, 2]), TILEMAP, DRAWING, "global");
   const at = (x, y) => [...image.data.subarray((y * image.width + x) * 4, (y * image.width + x) * 4 + 3)];

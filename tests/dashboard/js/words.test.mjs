@@ -26,9 +26,11 @@ test("values read as people read them", () => {
 });
 
 test("the words state the server's numbers, not numbers of their own", () => {
-  assert.match(noKernel(THRESHOLDS), /up to 1 MiB a step/);
-  assert.match(noKernel({ ...THRESHOLDS, kernel_store_limit: 1 << 21 }), /up to 2 MiB a step/);
-  assert.match(noKernel(THRESHOLDS, "the change"), /: the change can be shown\.$/);
+  assert.match(noKernel({ thresholds: THRESHOLDS }), /up to 1 MiB a step/);
+  assert.match(noKernel({ thresholds: { ...THRESHOLDS, kernel_store_limit: 1 << 21 } }), /up to 2 MiB a step/);
+  assert.match(noKernel({ thresholds: THRESHOLDS }, "the change"), /: the change can be shown\.$/);
+  const tooLarge = noKernel({ thresholds: { ...THRESHOLDS, redraw_values: 4194304 }, kernels_too_large: true });
+  assert.match(tooLarge, /more than 4,194,304 values, more than the tab re-draws in the browser/);
   const [dead, duplicate] = legend(THRESHOLDS);
   assert.match(dead, /at most 10% of its first logged norm, or 1% of the median/);
   assert.match(duplicate, /\|cosine\| > 0\.9 /);

@@ -220,7 +220,7 @@ export class Dashboard {
     const stored = this.views[0].layer.kernel_steps.length > 0;
     this.normalizePicker.disabled = !stored;
     this.clipInput.disabled = !stored;
-    this.normalizePicker.title = stored ? "" : noKernel(thresholds);
+    this.normalizePicker.title = stored ? "" : noKernel(this.views[0].layer);
     await this.show(this.steps.length - 1); // the newest first
   }
 

@@ -67,6 +67,7 @@ export class FilterPanel {
     if (this.unit !== unit) return;
     drawZoomed(strip, life.strip, 2);
     Object.assign(strip.dataset, { run: view.layer.run, tag: view.layer.tag, filter: String(unit), zoom: "2", steps: String(life.stripSteps.length) });
+    strip.title = life.unreadable.length ? `Left empty: the grids of steps ${life.unreadable.join(", ")} could not be read.` : "";
     for (const [name, title, options] of SPARKLINES) {
       const canvas = element(this.doc, "canvas", { class: "sparkline", role: "img", "aria-label": `Filter ${unit}'s ${title} over the run` });
       const sized = { title, width: 180, height: 70, ...options };
@@ -84,8 +85,8 @@ export class FilterPanel {
         api.imageAndHeaders("strip", view.params({ filter: unit })),
         api.json("filter_series", view.params({ filter: unit })),
       ]);
-      const stripSteps = (headers.get("X-Filterviz-Steps") || "").split(",").filter(Boolean).map(Number);
-      return { strip: bitmap, stripSteps, series };
+      const steps = (name) => (headers.get(name) || "").split(",").filter(Boolean).map(Number);
+      return { strip: bitmap, stripSteps: steps("X-Filterviz-Steps"), unreadable: steps("X-Filterviz-Unreadable"), series };
     });
   }
 

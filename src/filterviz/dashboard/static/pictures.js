@@ -73,7 +73,7 @@ export class Pictures {
       return { image: drawKernel(difference(now, before), tilemap, layer.drawing, "symmetric", null), mode: "change" };
     }
     if (layer.delta_steps.includes(step)) return { image: await this.imageData(this.grid(view, step, "delta")), mode: "change" };
-    return { image: null, mode: "change", note: noKernel(layer.thresholds, "the change") };
+    return { image: null, mode: "change", note: noKernel(layer, "the change") };
   }
 
   async imageData(bitmapPromise) {

@@ -24,8 +24,13 @@ export function bytesText(bytes) {
   return bytes % (1 << 20) === 0 ? `${bytes / (1 << 20)} MiB` : `${(bytes / (1 << 20)).toFixed(2)} MiB`;
 }
 
-// Why the page cannot re-draw `what` ("the grid", "the change") from kernels: none were stored.
-export function noKernel(thresholds, what = "only the grid as logged") {
+// Why the page cannot re-draw `what` ("the grid", "the change") from kernels: none were stored, or they are
+// larger than the tab re-draws (`layer.kernels_too_large`).
+export function noKernel(layer, what = "only the grid as logged") {
+  const thresholds = layer.thresholds;
+  if (layer.kernels_too_large) {
+    return `This run's kernels have more than ${thresholds.redraw_values.toLocaleString("en")} values, more than the tab re-draws in the browser: ${what} can be shown.`;
+  }
   return (
     `This run's kernels were not stored (FilterLogger keeps them up to ${bytesText(thresholds.kernel_store_limit)} ` +
     `a step, or with store_kernel=True): ${what} can be shown.`
