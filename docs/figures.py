@@ -5,7 +5,6 @@ Needs the dev extra (matplotlib). Every picture of filters here is filterviz's o
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -15,6 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import filterviz
+from filterviz.core import health
+from filterviz.keras.quiet import import_quietly
 
 HERE = Path(__file__).parent / "images"
 
@@ -142,13 +143,12 @@ def demo_figures() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         result = demo.run(Path(folder), verbose=0)
-        for name in ("edges", "templates"):
-            shutil.copy(result.pictures[f"{name}.gif"], HERE / f"demo-{name}.gif")
+        for name in ("edges", "templates"):  # the demo's own pictures, as it writes them
+            for suffix in ("gif", "png"):
+                shutil.copy(result.pictures[f"{name}.{suffix}"], HERE / f"demo-{name}.{suffix}")
         runs = {f"lr {demo.SENSIBLE_LR:g}": "templates", f"lr {demo.TOO_HIGH_LR:g}": "templates-lr-too-high"}
         histories = {label: filterviz.load_history(Path(folder) / run) for label, run in runs.items()}
         health_figure(histories, HERE / "health.png")
-    filterviz.save_png(result.edges_model, HERE / "demo-edges.png", layer="conv1", scale=6)
-    filterviz.save_png(result.templates_model, HERE / "demo-templates.png", scale=8, **demo.DIGITS_LOOK)
     modes_figure(result.edges_model, HERE / "normalize-modes.png")
 
 
@@ -193,7 +193,7 @@ def health_figure(histories: dict[str, object], path: Path) -> None:
             ax.yaxis.set_major_formatter(lambda value, _: f"{100 * value:.0f}%")
         if log:
             ax.set_yscale("log")
-            ax.axhspan(1e-4, 1e-2, color="#c8e6c9", zorder=0)  # CS231n's healthy band around 1e-3
+            ax.axhspan(*health.UPDATE_RATIO_BAND, color="#c8e6c9", zorder=0)  # the band the reading uses
             ax.legend(fontsize=7)
         ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=7)
@@ -218,7 +218,7 @@ def modes_figure(model, path: Path) -> None:
 
 
 def main() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import_quietly()
     HERE.mkdir(parents=True, exist_ok=True)
     mapping_figure(HERE / "kernel-to-tiles.png")
     demo_figures()

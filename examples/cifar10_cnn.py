@@ -9,13 +9,11 @@ photo_edges.py for an offline version).
 """
 
 import argparse
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import keras
 
 import filterviz
+from filterviz.keras.quiet import import_quietly
+
+keras = import_quietly()  # Keras, without TensorFlow's start-up lines (filterviz.keras.quiet)
 
 
 def main(argv: list[str] | None = None, load_data=keras.datasets.cifar10.load_data) -> keras.Model:

@@ -1,25 +1,24 @@
-"""A linear classifier on scikit-learn's bundled 8x8 digits, its ten templates logged to TensorBoard.
+"""A linear classifier on scikit-learn's bundled digits, its ten templates logged to TensorBoard.
 Runs offline.
 
     pip install "./filterviz[demo]"
     python examples/digits_templates.py [--epochs 30] [--logdir logs/digits]
     tensorboard --logdir logs
 
-Dense(10) with softmax straight on the 64 pixels: column c of its kernel, reshaped to 8x8, is digit c's
-template. "symmetric" normalization with the diverging colour map shows which pixels are evidence for the
-digit (red) or against it (blue). The tile shape, 8x8x1, is found from the model's Input and Flatten.
+Dense(10) with softmax straight on the 256 pixels of the 8x8 digits enlarged to 16x16: column c of its
+kernel, reshaped to 16x16, is digit c's template. "symmetric" normalization with the diverging colour map
+shows which pixels are evidence for the digit (red) or against it (blue). The tile shape, 16x16x1, is found
+from the model's Input and Flatten.
 Keras' own TensorBoard callback writes the loss curves into the same log directory.
 """
 
 import argparse
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import keras
 
 import filterviz
 from filterviz.cli.demo import DIGITS_LOOK, SENSIBLE_LR, linear_classifier, load_digits_images
+from filterviz.keras.quiet import import_quietly
+
+keras = import_quietly()  # Keras, without TensorFlow's start-up lines (filterviz.keras.quiet)
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Log first-layer filters to MLflow, locally: no server and no network needed.
 
-Trains the demo's linear classifier on scikit-learn's bundled 8x8 digits with MLflow's own Keras callback
+Trains the demo's linear classifier on scikit-learn's bundled digits with MLflow's own Keras callback
 and FilterLogger side by side, into a SQLite tracking store in a folder. The grids are step images under
 `filters/templates` (the run page's image panel shows them on a step slider), the health values metrics
 `filters/templates/<name>`. The script ends with the `mlflow ui` command that shows the run.
@@ -15,13 +15,13 @@ import argparse
 import os
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras
 import mlflow
 
 import filterviz
 from filterviz.cli.demo import DIGITS_LOOK, SENSIBLE_LR, linear_classifier, load_digits_images
+from filterviz.keras.quiet import import_quietly
+
+keras = import_quietly()  # Keras, without TensorFlow's start-up lines (filterviz.keras.quiet)
 
 EXPERIMENT = "filterviz-digits"
 

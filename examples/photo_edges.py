@@ -13,12 +13,11 @@ write the steps as a GIF with `filterviz animate logs/edges`.
 import argparse
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import keras
-
 import filterviz
 from filterviz.cli.demo import edge_learner, photo_patches
+from filterviz.keras.quiet import import_quietly
+
+keras = import_quietly()  # Keras, without TensorFlow's start-up lines (filterviz.keras.quiet)
 
 
 def main() -> None:

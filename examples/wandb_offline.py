@@ -1,6 +1,6 @@
 """Log first-layer filters to Weights & Biases, offline: no account and no network needed.
 
-Trains the demo's linear classifier on scikit-learn's bundled 8x8 digits with WandbMetricsLogger and
+Trains the demo's linear classifier on scikit-learn's bundled digits with WandbMetricsLogger and
 FilterLogger side by side. The run lands in ./wandb/offline-run-*; `wandb sync` uploads it later if you want.
 
     pip install "./filterviz[wandb,demo]"
@@ -11,14 +11,14 @@ import argparse
 import os
 
 os.environ.setdefault("WANDB_MODE", "offline")  # before wandb is imported
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras
 import wandb
 from wandb.integration.keras import WandbMetricsLogger
 
 import filterviz
 from filterviz.cli.demo import DIGITS_LOOK, SENSIBLE_LR, linear_classifier, load_digits_images
+from filterviz.keras.quiet import import_quietly
+
+keras = import_quietly()  # Keras, without TensorFlow's start-up lines (filterviz.keras.quiet)
 
 
 def main() -> None:

@@ -10,7 +10,11 @@ import os
 
 import pytest
 
-from tests.helpers.s3_server import Proxy, s3_server
+from filterviz.keras.quiet import import_quietly
+
+import_quietly()  # Keras (and TensorFlow) before anything imports it: no start-up lines in the run
+
+from tests.helpers.s3_server import Proxy, s3_server  # noqa: E402 (after the quiet import)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("WANDB_SILENT", "true")

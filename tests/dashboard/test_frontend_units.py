@@ -73,3 +73,27 @@ def test_the_thresholds_the_page_states_are_the_ones_python_uses():
         for number in ("1 MiB", "0.9", "1e-4", "1e-2", "1e-1", "0.1", "1% of", "10% of"):
             found = re.search(rf"(?<![\d.]){re.escape(number)}(?!\d)", text)  # 0.1, not 0.18
             assert not found, f"{module.name} repeats {number}; take it from the layer's thresholds"
+
+
+def test_a_link_python_makes_opens_the_view_the_page_reads_from_it():
+    from filterviz.dashboard.links import view_link
+
+    address = view_link(
+        "http://localhost:6006", "templates/filters", "filters/templates", ["lr & co/filters"], step=15
+    )
+    assert address.startswith("http://localhost:6006/?") and address.endswith("#filterviz")
+    search = address.split("?", 1)[1].split("#")[0]
+    script = f"""
+        import {{ readState }} from {json.dumps((STATIC / "state.js").as_uri())};
+        console.log(JSON.stringify(readState({json.dumps("?" + search)})));
+    """
+    answer = subprocess.run(
+        [NODE, "--input-type=module", "-e", script], capture_output=True, text=True, check=True
+    )
+    state = json.loads(answer.stdout)
+    assert (state["run"], state["layer"], state["compare"], state["step"]) == (
+        "templates/filters",
+        "filters/templates",
+        ["lr & co/filters"],
+        15,
+    )

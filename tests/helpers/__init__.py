@@ -170,13 +170,17 @@ def run_python(*args, cwd=ROOT, timeout=300, env=None):
         text=True,
         timeout=timeout,
         cwd=cwd,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
+        env={
+            key: value
+            for key, value in {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}.items()
+            if value
+        },
     )
 
 
-def filterviz_cli(*args, cwd=None, timeout=300):
+def filterviz_cli(*args, cwd=None, timeout=300, env=None):
     """Run `python -m filterviz ARGS` (what the `filterviz` console script runs)."""
-    return run_python("-m", "filterviz", *args, cwd=cwd, timeout=timeout)
+    return run_python("-m", "filterviz", *args, cwd=cwd, timeout=timeout, env=env)
 
 
 def small_conv_model(side: int, filters: int, seed: int = 0):

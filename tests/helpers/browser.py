@@ -1,7 +1,8 @@
 """A real headless Chromium for the tests of the Filters tab, driven by Selenium.
 
 Debian's `chromium` and `chromium-driver` packages work here (CI installs them with apt-get). Without them a
-local test run skips these tests with one line that says why; CI's strict skips turn that into a failure.
+local test run skips these tests, and its summary says so in one line with the command that installs them
+(`SKIPPED [N] ... apt-get install chromium chromium-driver`); CI's strict skips turn that into a failure.
 The browser starts with no network beyond 127.0.0.1: its background services would only fail.
 """
 
@@ -20,7 +21,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-NO_BROWSER = "no headless browser here: apt-get install chromium chromium-driver (CI installs them)"
+NO_BROWSER = (
+    "no headless browser here, so the Filters tab's browser tests did not run: "
+    "sudo apt-get install chromium chromium-driver (CI installs them)"
+)
 SCREENSHOTS = os.environ.get("FILTERVIZ_SCREENSHOTS")  # a folder: tests save the README's screenshots there
 
 
@@ -35,8 +39,8 @@ def chromium(width: int = 1280, height: int = 900):
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
     except ImportError:
-        pytest.skip(NO_BROWSER)
-    if binary is None or driver_path is None:
+        binary = None
+    if binary is None or driver_path is None:  # one place, so that the run's summary says it in one line
         pytest.skip(NO_BROWSER)
     options = webdriver.ChromeOptions()
     profile = tempfile.mkdtemp(prefix="filterviz-chromium-")

@@ -6,7 +6,7 @@ value meant for it, where it is not?
 Architectures (the first layer is the one read, named "first"):
 
     MLP        Dense(64, relu) on the flattened 8x8 digits, then Dense(10)
-    CNN 3x3    Conv2D(16, 3x3, relu) on the digits resized to 16x16, max pooling, Dense(10)
+    CNN 3x3    Conv2D(16, 3x3, relu) on the digits enlarged to 16x16 (as the demo's), max pooling, Dense(10)
     CNN 5x5    Conv2D(32, 5x5, relu) on 16x16 colour patches of the two sample photographs (which photograph
                and which half of it: 4 classes), max pooling, Conv2D(32, 3x3), Dense(4)
     ViT        a patch embedding Conv2D(32, 4x4, stride 4) of the 16x16 digits, a position embedding, one
@@ -101,15 +101,7 @@ class Run:
 
 @cache
 def _digits(side: int) -> tuple[np.ndarray, np.ndarray]:
-    images, labels = demo.load_digits_images()
-    if side != images.shape[1]:
-        from PIL import Image
-
-        resized = [
-            Image.fromarray(image[..., 0]).resize((side, side), Image.Resampling.BILINEAR) for image in images
-        ]
-        images = np.stack([np.asarray(image) for image in resized])[..., None]
-    return images.astype(np.float32), labels
+    return demo.load_digits_images(side)
 
 
 @cache

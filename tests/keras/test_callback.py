@@ -365,3 +365,46 @@ def test_a_task_model_around_a_two_input_backbone_is_logged(tmp_path):
     assert [step for step, _ in images_logged] == [0, 1, 2]
     for (_, logged), rendered in zip(images_logged, renders.images, strict=True):
         np.testing.assert_array_equal(logged, rendered)
+
+
+def keras_scalar_steps(run_dir, tag):
+    """The steps of a scalar Keras' TensorBoard callback wrote, read back from its event files."""
+    from tensorboard.backend.event_processing.event_accumulator import TENSORS, EventAccumulator
+
+    accumulator = EventAccumulator(str(run_dir), size_guidance={TENSORS: 0})
+    accumulator.Reload()
+    return [event.step for event in accumulator.Tensors(tag)]
+
+
+def test_steps_line_up_with_keras_tensorboard_as_the_readme_says(tmp_path):
+    """By epochs, Keras puts an epoch's loss at its index from 0, and filterviz the state after it at the
+    epochs completed: one more. By batches the numbers agree: the loss of batch k and the state after it."""
+    x, y = tiny_data(32)  # 4 batches of 8 per epoch
+    model, renders = tiny_model(), Renders()
+    board = keras.callbacks.TensorBoard(tmp_path / "epochs")
+    model.fit(
+        x,
+        y,
+        epochs=3,
+        batch_size=8,
+        verbose=0,
+        callbacks=[board, filterviz.FilterLogger(tmp_path / "epochs"), renders],
+    )
+    assert keras_scalar_steps(tmp_path / "epochs" / "train", "epoch_loss") == [0, 1, 2]
+    logged = logged_images(tmp_path / "epochs" / "filters", TAG)
+    assert [step for step, _ in logged] == [0, 1, 2, 3]
+    for epoch in range(3):  # the loss Keras logs at step e was measured on the way to filterviz's e + 1
+        np.testing.assert_array_equal(logged[epoch + 1][1], renders.images[epoch + 1])
+
+    board = keras.callbacks.TensorBoard(tmp_path / "batches", update_freq=1)
+    model = tiny_model()
+    model.fit(
+        x,
+        y,
+        epochs=2,
+        batch_size=8,
+        verbose=0,
+        callbacks=[board, filterviz.FilterLogger(tmp_path / "batches", every_n_steps=1)],
+    )
+    assert keras_scalar_steps(tmp_path / "batches" / "train", "batch_loss") == list(range(1, 9))
+    assert logged_steps(tmp_path / "batches" / "filters", TAG) == list(range(9))

@@ -240,3 +240,24 @@ def test_without_mlflow_installed_the_error_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow", None)
     with pytest.raises(ImportError, match=re.escape("pip install 'filterviz[mlflow]'")):
         filterviz.FilterLogger(mlflow=True)
+
+
+def test_steps_line_up_with_mlflows_own_callback_as_the_readme_says(tmp_path, monkeypatch):
+    """MlflowCallback logs an epoch's metrics at its index from 0 (filterviz: the state after it, one
+    more), and with log_every_n_steps at the optimizer's iterations (filterviz's batch steps, the same)."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.chdir(tmp_path)
+    mlflow.set_tracking_uri(uri)
+    try:
+        with mlflow.start_run() as by_epochs:
+            fit(tiny_model(), epochs=3, callbacks=[mlflow.keras.MlflowCallback()], mlflow=True)
+        with mlflow.start_run() as by_batches:
+            batches = mlflow.keras.MlflowCallback(log_every_epoch=False, log_every_n_steps=1)
+            fit(tiny_model(), epochs=2, callbacks=[batches], mlflow=True, every_n_steps=1)
+    finally:
+        mlflow.set_tracking_uri(None)
+    client = mlflow.MlflowClient(uri)
+    assert [step for step, _ in metric(client, by_epochs.info.run_id, "loss")] == [0, 1, 2]
+    assert [step for step, _, _ in step_images(client, by_epochs.info.run_id)[TAG]] == [0, 1, 2, 3]
+    assert [step for step, _ in metric(client, by_batches.info.run_id, "loss")] == list(range(1, 9))
+    assert [step for step, _, _ in step_images(client, by_batches.info.run_id)[TAG]] == list(range(9))

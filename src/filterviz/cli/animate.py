@@ -52,9 +52,12 @@ def read_frames(logdir: str | os.PathLike[str], tag: str | None = None) -> tuple
     return image_tag, frames
 
 
-def labelled(frame: Frame, text: str | None = None) -> Image.Image:
-    """The frame's grid as RGB under a white band that says which step it is."""
+def labelled(frame: Frame, text: str | None = None, scale: int = 1) -> Image.Image:
+    """The frame's grid as RGB, enlarged `scale` times (each pixel a whole block), under a white band that
+    says which step it is."""
     rgb = np.repeat(frame.image, 3, axis=2) if frame.image.shape[2] == 1 else frame.image
+    if scale > 1:
+        rgb = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
     text = text or f"step {frame.step}"
     font = ImageFont.load_default()
     width = max(rgb.shape[1], int(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(text, font=font)) + 8)
@@ -64,14 +67,19 @@ def labelled(frame: Frame, text: str | None = None) -> Image.Image:
     return canvas
 
 
-def write_animation(frames: list[Frame], path: str | os.PathLike[str], fps: float = 4.0) -> Path:
-    """Frames to an animated GIF, or to a lossless animated PNG when `path` ends in .png."""
+def write_animation(
+    frames: list[Frame], path: str | os.PathLike[str], fps: float = 4.0, scale: int = 1
+) -> Path:
+    """Frames to an animated GIF, or to a lossless animated PNG when `path` ends in .png; each grid pixel a
+    `scale` x `scale` block (nearest neighbour: no colour is made up)."""
     path = Path(path)
     if not frames:
         raise ValueError("there are no frames to animate")
     if fps <= 0:
         raise ValueError(f"fps={fps} must be positive")
-    images = [labelled(frame) for frame in frames]
+    if not (isinstance(scale, int) and 1 <= scale <= 64):
+        raise ValueError(f"scale={scale} must be a whole number from 1 to 64")
+    images = [labelled(frame, scale=scale) for frame in frames]
     if path.suffix.lower() == ".gif":  # 256 colours a frame; no dithering, so flat areas stay flat
         images = [
             im.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE) for im in images
@@ -84,8 +92,13 @@ def write_animation(frames: list[Frame], path: str | os.PathLike[str], fps: floa
 
 
 def animate(
-    logdir: str | os.PathLike[str], output: str | os.PathLike[str], tag: str | None = None, fps: float = 4.0
+    logdir: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    tag: str | None = None,
+    fps: float = 4.0,
+    scale: int = 1,
 ) -> Path:
-    """Read every logged step of `tag` under `logdir` and write the animation to `output`."""
+    """Read every logged step of `tag` under `logdir` and write the animation to `output`, each grid pixel
+    enlarged to a `scale` x `scale` block."""
     _, frames = read_frames(logdir, tag)
-    return write_animation(frames, output, fps)
+    return write_animation(frames, output, fps, scale)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import re
 import sys
 from pathlib import Path
@@ -77,12 +76,18 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument(
         "--fps", type=positive_float, default=4.0, help="frames per second (default: %(default)s)"
     )
+    animate.add_argument(
+        "--scale",
+        type=positive_int,
+        default=1,
+        help="enlarge each grid pixel to a whole block of this many pixels, never smoothed (default: 1)",
+    )
     animate.set_defaults(command=animate_command)
 
     demo = commands.add_parser(
         "demo",
         help="train small models on bundled data and log their filters",
-        description="Train a linear classifier on scikit-learn's 8x8 digits (twice: at a sensible and at a "
+        description="Train a linear classifier on scikit-learn's digits (twice: at a sensible and at a "
         "far too high learning rate) and a Conv2D layer on low-pass whitened patches of its sample "
         "photographs, log them with FilterLogger, write each one's final grid and an animation, and print "
         "the tensorboard command that shows them. Nothing is downloaded; about half a minute on 2 cores.",
@@ -168,8 +173,9 @@ def load_model(path: Path):
         raise ValueError(f"{path}: no such file")
     if path.suffix.lower() not in (".keras", ".h5", ".hdf5"):
         raise ValueError(f"{path}: not a Keras model file; give a .keras file, or a legacy .h5")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
+    from filterviz.keras.quiet import import_quietly
+
+    keras = import_quietly()
 
     check_keras_loads_safely(keras.__version__)
     try:
@@ -199,7 +205,7 @@ def animate_command(args: argparse.Namespace) -> str:
     from filterviz.cli.animate import read_frames, write_animation
 
     tag, frames = read_frames(args.logdir, args.tag)
-    path = write_animation(frames, args.output, args.fps)
+    path = write_animation(frames, args.output, args.fps, args.scale)
     return f"Wrote {path}: {len(frames)} frames of {tag}, steps {frames[0].step} to {frames[-1].step}"
 
 

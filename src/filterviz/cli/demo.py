@@ -1,7 +1,8 @@
 """`filterviz demo`: three small trainings on data that ships with scikit-learn, each logged by FilterLogger.
 
 1. ``templates``: a linear classifier, ``Dense(10)`` with softmax, straight on the pixels of the 1,797
-   8x8 digits. Column c of its kernel W, reshaped to 8x8, is digit c's template (CS231n's picture of a
+   bundled 8x8 digits enlarged to 16x16 (bicubic: templates of 16x16 weights read as digits, where 8x8 ones
+   are blotches). Column c of its kernel W, reshaped to 16x16, is digit c's template (CS231n's picture of a
    linear classifier); the demo checks that each template correlates best with the mean image of its own
    digit.
 2. ``templates-lr-too-high``: the same classifier with a learning rate over 300 times too high. It logs
@@ -13,8 +14,10 @@
    localized edges and gratings and colour-opponent stripes, as AlexNet's first layer; the demo counts the
    filters with one dominant orientation and gives their noise value against their initialization's.
 
-Everything is written under one folder, with the final grids and animations of every logged step, and the
-demo ends with the command that opens TensorBoard on it. Nothing is downloaded.
+Everything is written under one folder, with the final grids and animations of every logged step (each at
+least 512 pixels on its short side, enlarged by a whole factor, never smoothed), and the demo ends with the
+command that opens TensorBoard on it and the link that opens the two classifiers side by side in its
+Filters tab. Nothing is downloaded; TensorFlow's start-up lines are held back (filterviz.keras.quiet).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from filterviz.keras.quiet import import_quietly
+
 DEFAULT_OUT = Path("filterviz-demo")
 TEMPLATE_EPOCHS = 15
 EDGE_EPOCHS = 20
@@ -40,12 +45,23 @@ EDGE_FILTERS = 64
 ORIENTED = 0.5  # orientation coherence above which a filter has one dominant orientation
 
 DIGITS_LOOK = {"normalize": "symmetric", "cmap": "diverging", "ncols": 5}  # red: evidence for the digit
+DIGIT_SIDE = 16  # pixels: the bundled 8x8 digits, enlarged
+PICTURE_SIDE = 512  # pixels: the pictures' short side at least, by a whole factor
 
 
-def load_digits_images() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's 1,797 bundled 8x8 digits as (N, 8, 8, 1) floats in [0, 1], and their labels."""
+def load_digits_images(side: int = DIGIT_SIDE) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 1,797 bundled 8x8 digits as (N, side, side, 1) floats in [0, 1], enlarged by bicubic
+    interpolation where `side` is not 8, and their labels."""
     digits = _sklearn_datasets().load_digits()
-    return (digits.images / 16.0).astype(np.float32)[..., None], digits.target
+    images = (digits.images / 16.0).astype(np.float32)
+    if side != images.shape[1]:
+        from PIL import Image
+
+        bicubic = Image.Resampling.BICUBIC
+        images = np.stack(
+            [np.asarray(Image.fromarray(image).resize((side, side), bicubic)) for image in images]
+        )
+    return np.clip(images, 0.0, 1.0)[..., None], digits.target
 
 
 def photo_patches(count: int, seed: int = 0) -> np.ndarray:
@@ -95,12 +111,12 @@ def _sklearn_datasets():
 
 
 def linear_classifier(learning_rate: float):
-    """Dense(10) with softmax on the 64 pixels, compiled with Adam at `learning_rate`."""
+    """Dense(10) with softmax on the 256 pixels, compiled with Adam at `learning_rate`."""
     import keras
 
     model = keras.Sequential(
         [
-            keras.Input((8, 8, 1), name="digit"),
+            keras.Input((DIGIT_SIDE, DIGIT_SIDE, 1), name="digit"),
             keras.layers.Flatten(),
             keras.layers.Dense(
                 10, activation="softmax", kernel_regularizer=keras.regularizers.L2(0.03), name="templates"
@@ -192,14 +208,13 @@ def run(
     out: Path = DEFAULT_OUT,
     epochs: int | None = None,
     patches: int = 40_000,
-    verbose: int = 2,
+    verbose: int = 0,
 ) -> Result:
     """Run the three trainings, logging under `out`, and write the pictures there.
 
     `epochs` overrides each training's own count (15 for the classifiers, 20 for the edges).
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter (CUDA probes)
-    import keras
+    keras = import_quietly()
 
     import filterviz
     from filterviz.cli.animate import animate
@@ -225,11 +240,15 @@ def run(
             verbose=verbose,
             callbacks=[filterviz.FilterLogger(out / name, **DIGITS_LOOK)],
         )
-        pictures[f"{name}.png"] = filterviz.save_png(model, out / f"{name}.png", **DIGITS_LOOK)
-        pictures[f"{name}.gif"] = animate(out / name, out / f"{name}.gif", fps=3)
+        scale = picture_scale(model, **DIGITS_LOOK)
+        pictures[f"{name}.png"] = filterviz.save_png(model, out / f"{name}.png", scale=scale, **DIGITS_LOOK)
+        pictures[f"{name}.gif"] = animate(out / name, out / f"{name}.gif", fps=3, scale=larger(out / name))
         return model, history.history["val_accuracy"][-1]
 
-    say(f"1/3  templates: a linear classifier on scikit-learn's 8x8 digits, Adam at lr {SENSIBLE_LR:g}")
+    say(
+        f"1/3  templates: a linear classifier on scikit-learn's 8x8 digits (enlarged to {DIGIT_SIDE}x"
+        f"{DIGIT_SIDE}), Adam at lr {SENSIBLE_LR:g}"
+    )
     classifier, accuracy = train_classifier("templates", SENSIBLE_LR)
     matches = template_matches(classifier.get_layer("templates").kernel.numpy(), images, labels)
     right = int((matches == np.arange(10)).sum())
@@ -262,8 +281,9 @@ def run(
         verbose=verbose,
         callbacks=[filterviz.FilterLogger(out / "edges", layer="conv1")],
     )
-    pictures["edges.png"] = filterviz.save_png(edges, out / "edges.png", layer="conv1")
-    pictures["edges.gif"] = animate(out / "edges", out / "edges.gif", fps=3)
+    scale = picture_scale(edges, layer="conv1")
+    pictures["edges.png"] = filterviz.save_png(edges, out / "edges.png", layer="conv1", scale=scale)
+    pictures["edges.gif"] = animate(out / "edges", out / "edges.gif", fps=3, scale=larger(out / "edges"))
     history = filterviz.load_history(out / "edges")
     kernels, noise = history.kernels, history.health["noise"]
     oriented = tuple(float((orientation_coherence(k) > ORIENTED).mean()) for k in (kernels[0], kernels[-1]))
@@ -276,9 +296,42 @@ def run(
     say(f"done in {time.monotonic() - started:.0f} s. Final grids and an animation of every logged step:")
     for path in pictures.values():
         print(f"  {path}")
-    print("Open TensorBoard on all three runs, then its Filters tab (the two classifiers side by side):")
-    print(f"  {tensorboard_program()} --logdir {out}")
+    print("Open TensorBoard on all three runs:")
+    print(f"  {program('filterviz')} tensorboard --logdir {out} --port {PORT}")
+    print("then the two classifiers side by side at their last step, in its Filters tab:")
+    print(f"  {side_by_side_link(f'http://localhost:{PORT}')}")
+    print(f"(if port {PORT} is taken, TensorBoard stops and says so: give another --port, and the link too)")
     return Result(out, pictures, classifier, edges)
+
+
+PORT = 6006  # TensorBoard's own default
+
+
+def side_by_side_link(base: str) -> str:
+    """The link that opens the two classifiers side by side at their last step, in the Filters tab."""
+    from filterviz.dashboard.links import view_link
+
+    return view_link(base, "templates/filters", "filters/templates", ["templates-lr-too-high/filters"])
+
+
+def picture_scale(model, side: int = PICTURE_SIDE, **options) -> int:
+    """The smallest whole scale at which `filterviz.render` draws the model's grid with its short side at
+    least `side` pixels (separators stay one pixel)."""
+    import filterviz
+
+    height, width = filterviz.render(model, scale=1, **options).shape[:2]
+    scale = max(1, -(-side // min(height, width)))
+    while min(filterviz.render(model, scale=scale, **options).shape[:2]) < side:
+        scale += 1
+    return scale
+
+
+def larger(log_dir: Path, side: int = PICTURE_SIDE) -> int:
+    """The whole factor that enlarges the grids logged under `log_dir` to a short side of `side` pixels."""
+    import filterviz
+
+    height, width = filterviz.load_history(log_dir).grids[-1].shape[:2]
+    return max(1, -(-side // min(height, width)))
 
 
 def last_update_ratio(run_dir: Path) -> float:
@@ -287,12 +340,12 @@ def last_update_ratio(run_dir: Path) -> float:
     return float(filterviz.load_history(run_dir).health["update_ratio"][-1])
 
 
-def tensorboard_program() -> str:
-    """`tensorboard`, or the path of the one installed beside this Python when the PATH finds another or
-    none (after `make demo` it sits in .venv/bin, which is not on the PATH)."""
-    beside = Path(sys.executable).parent / "tensorboard"
-    found = shutil.which("tensorboard")
+def program(name: str) -> str:
+    """`name` (tensorboard, filterviz), or the path of the one installed beside this Python when the PATH
+    finds another or none (after `make demo` it sits in .venv/bin, which is not on the PATH)."""
+    beside = Path(sys.executable).parent / name
+    found = shutil.which(name)
     if not beside.exists() or (found and Path(found).resolve() == beside.resolve()):
-        return "tensorboard"
+        return name
     relative = os.path.relpath(beside)
     return relative if not relative.startswith("..") else str(beside)

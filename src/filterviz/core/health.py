@@ -419,7 +419,7 @@ def read(scalars: dict[str, float]) -> Reading:
             f"the layer has barely moved from its first logged state (drift {drift:.2g}): expected early in "
             "training; at its end, too short a training or a learning rate too low",
         )
-    return Reading("healthy", "", "healthy: no value is where the fault zoo's faults take it")
+    return Reading("healthy", "", "healthy: no value shows a fault the fault zoo tests for")
 
 
 def by_step(

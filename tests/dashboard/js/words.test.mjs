@@ -72,3 +72,11 @@ test("the reading at a step is the server's, word for word", () => {
   assert.equal(readingAt({ readings: { 5: reading } }, 6), null);
   assert.equal(readingAt({}, 5), null); // health off: nothing read
 });
+
+test("a step says what it counts, beside Keras' and MLflow's steps", async () => {
+  const { stepWords } = await load("words.js");
+  assert.equal(stepWords("epoch", 0), "epoch 0: the weights before training");
+  assert.equal(stepWords("epoch", 3), "epoch 3: after 3 epochs (Keras' TensorBoard and MLflow log this epoch's loss at step 2)");
+  assert.equal(stepWords("batch", 40), "batch 40: after 40 batches (as Keras' and MLflow's batch steps)");
+  assert.equal(stepWords("epoch", 1), "epoch 1: after 1 epoch (Keras' TensorBoard and MLflow log this epoch's loss at step 0)");
+});

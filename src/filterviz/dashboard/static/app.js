@@ -11,8 +11,9 @@ import { fitZoom, tileAt } from "./geometry.js";
 import { HealthView } from "./health_view.js";
 import { Pictures } from "./pictures.js";
 import { Playback } from "./playback.js";
+import { readState, writeState } from "./state.js";
 import { atOrBelow, sameLayer, sharedSteps } from "./steps.js";
-import { describeKind, filterWords, legend, noKernel } from "./words.js";
+import { describeKind, filterWords, legend, noKernel, stepWords } from "./words.js";
 
 const SPEEDS = [1, 2, 5, 10, 20, 30]; // steps per second
 const ZOOMS = ["fit", 1, 2, 3, 4, 6, 8, 12, 16];
@@ -33,6 +34,8 @@ const SORTS = [
   ["noise", "noise"],
 ];
 const POLL_MS = 15000; // new steps of a run still training
+const GAP = 16; // pixels between grids side by side (style.css: .views gap)
+const CAPTION = 20; // pixels of a grid's caption, side by side
 
 export function startDashboard(doc) {
   const dashboard = new Dashboard(doc);
@@ -83,6 +86,7 @@ export class Dashboard {
     this.drawnToken = 0; // and of the latest one drawn
     this.loading = 0; // steps asked for and not yet drawn
     this.pictures = new Pictures(doc);
+    this.wanted = readState(this.address().search); // the view the address asks for, until it is shown
     this.health = new HealthView(doc, (step) => this.show(this.steps.indexOf(step)));
     this.panel = new FilterPanel(doc);
     this.build();
@@ -129,6 +133,7 @@ export class Dashboard {
 
     this.runPicker.addEventListener("change", () => this.fillLayers());
     this.layerPicker.addEventListener("change", () => this.selectLayer());
+    this.applySettings(this.wanted);
     for (const control of [this.zoomPicker, this.normalizePicker, this.clipInput, this.showPicker, this.sortPicker, this.flagBox]) {
       control.addEventListener("change", () => this.show(this.index));
     }
@@ -153,6 +158,7 @@ export class Dashboard {
     }
     const runs = [...new Set([...this.layers.map((layer) => layer.run), ...Object.keys(this.problems)])].sort();
     this.runPicker.replaceChildren(...runs.map((run) => element(this.doc, "option", { value: run }, run)));
+    if (runs.includes(this.wanted?.run)) this.runPicker.value = this.wanted.run;
     await this.fillLayers();
   }
 
@@ -162,6 +168,7 @@ export class Dashboard {
       .filter((layer) => layer.run === run)
       .map((layer) => element(this.doc, "option", { value: layer.tag }, layer.layer + (layer.problem ? " (cannot be shown)" : "")));
     this.layerPicker.replaceChildren(...options);
+    if (options.some((option) => option.value === this.wanted?.layer)) this.layerPicker.value = this.wanted.layer;
     await this.selectLayer();
   }
 
@@ -186,6 +193,7 @@ export class Dashboard {
     const others = this.layers.filter((layer) => layer.run !== main?.run && !layer.problem && sameLayer(layer, main));
     const boxes = others.map((layer) => {
       const box = element(this.doc, "input", { type: "checkbox", value: layer.run, "data-tag": layer.tag });
+      box.checked = Boolean(this.wanted?.compare.includes(layer.run));
       box.addEventListener("change", () => this.setViews());
       return element(this.doc, "label", {}, box, `${layer.run} · ${layer.layer}`);
     });
@@ -200,6 +208,7 @@ export class Dashboard {
     this.about.textContent = "";
     this.say(this.runNotes(this.runPicker.value, main));
     if (!main || main.problem) {
+      this.wanted = null;
       this.clearViews();
       return;
     }
@@ -221,7 +230,61 @@ export class Dashboard {
     this.normalizePicker.disabled = !stored;
     this.clipInput.disabled = !stored;
     this.normalizePicker.title = stored ? "" : noKernel(this.views[0].layer);
-    await this.show(this.steps.length - 1); // the newest first
+    const wanted = this.wanted?.step ?? null;
+    this.wanted = null; // asked for once: from now on the controls say what is shown
+    const index = wanted === null ? -1 : this.steps.indexOf(wanted);
+    await this.show(index >= 0 ? index : this.steps.length - 1); // the step asked for, or the newest
+  }
+
+  // The page's address: TensorBoard's own (the tab is a frame of it, from the same server), or the frame's
+  // where that cannot be reached.
+  address() {
+    const win = this.doc.defaultView;
+    try {
+      return win.parent.location;
+    } catch {
+      return win.location;
+    }
+  }
+
+  // The controls as the address asks (values they do not offer are left as they are).
+  applySettings(state) {
+    const set = (select, value) => {
+      if ([...select.options].some((option) => option.value === String(value))) select.value = String(value);
+    };
+    set(this.zoomPicker, state.zoom);
+    set(this.normalizePicker, state.normalize);
+    set(this.showPicker, state.show);
+    set(this.sortPicker, state.sort);
+    this.clipInput.value = state.clip === null ? "" : String(state.clip);
+    this.flagBox.checked = state.flags;
+  }
+
+  // Write what is shown into the address, so that a reload or a link shows it again.
+  remember() {
+    if (this.wanted !== null || this.views.length === 0) return; // the address's own view is not shown yet
+    const settings = this.settings();
+    const state = {
+      run: this.views[0].layer.run,
+      layer: this.views[0].layer.tag,
+      compare: this.views.slice(1).map((view) => view.layer.run),
+      step: this.index === this.steps.length - 1 ? null : this.steps[this.index], // the newest: follow it
+      zoom: this.zoomPicker.value,
+      normalize: this.normalizePicker.value,
+      clip: settings.clip,
+      show: settings.show,
+      sort: settings.sort,
+      flags: settings.flags,
+    };
+    const address = this.address();
+    const search = writeState(address.search, state);
+    if (search === address.search) return;
+    const win = address === this.doc.defaultView.location ? this.doc.defaultView : this.doc.defaultView.parent;
+    try {
+      win.history.replaceState(win.history.state, "", `${address.pathname}${search}${address.hash}`);
+    } catch {
+      // an address this page may not write: the view is simply not remembered
+    }
   }
 
   clearViews() {
@@ -233,7 +296,7 @@ export class Dashboard {
   updateSteps() {
     this.steps = sharedSteps(this.views.map((view) => view.layer));
     this.slider.max = String(Math.max(0, this.steps.length - 1));
-    this.health.build(this.views[0], this.steps);
+    this.health.build(this.views, this.steps);
   }
 
   async poll() {
@@ -292,11 +355,12 @@ export class Dashboard {
     this.drawnToken = token;
     const axis = this.views[0].layer.info.axis || "step";
     pictures.forEach((picture, i) => this.draw(this.views[i], picture, settings, axis));
-    this.stepLabel.value = `${axis} ${shared} (${index + 1} of ${this.steps.length})`;
+    this.stepLabel.value = `${stepWords(axis, shared)}; ${index + 1} of ${this.steps.length}`;
     this.note.textContent = pictures.map((picture) => picture.note).filter(Boolean)[0] || "";
     this.legend.hidden = !settings.flags;
     this.health.show(this.views[0], pictures[0].step, this.stepRange());
     if (this.panel.unit !== null) this.panel.open(this.views[0], this.panel.unit, () => this.stepRange());
+    this.remember();
   }
 
   // Load the grids of shared step `index` ahead of showing it.
@@ -329,11 +393,14 @@ export class Dashboard {
     });
   }
 
+  // "fit": the largest whole zoom at which each grid fits its share of the panel's width and the window's
+  // height (the grid then fills the screen when scrolled to).
   zoom(image) {
     const chosen = this.zoomPicker.value;
     if (chosen !== "fit") return Number(chosen);
-    const width = (this.viewsBox.clientWidth - 16 * this.views.length) / this.views.length;
-    const height = Math.max(200, this.doc.defaultView.innerHeight * 0.6);
+    const count = this.views.length;
+    const width = (this.viewsBox.clientWidth - GAP * (count - 1)) / count;
+    const height = this.doc.defaultView.innerHeight - (count > 1 ? CAPTION : 0) - GAP;
     return fitZoom(image.width, image.height, { width, height });
   }
 

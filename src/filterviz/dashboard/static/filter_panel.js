@@ -4,16 +4,16 @@
 
 import * as api from "./api.js";
 import { cutOut } from "./arrange.js";
-import { LineChart } from "./charts.js";
+import { COLOURS, LineChart } from "./charts.js";
 import { element } from "./dom.js";
 import { drawZoomed, toCanvas } from "./draw.js";
 import { chartOptions } from "./health_view.js";
 
 const LARGE = 192; // pixels of the large filter's longer side, at an integer zoom
 const SPARKLINES = [
-  ["norm", "norm", {}],
-  ["update_ratio", "update ratio (log)", { log: true }],
-  ["noise", "noise", {}],
+  ["norm", "norm"],
+  ["update_ratio", "update ratio (log)"],
+  ["noise", "noise"],
 ];
 
 export class FilterPanel {
@@ -68,10 +68,11 @@ export class FilterPanel {
     drawZoomed(strip, life.strip, 2);
     Object.assign(strip.dataset, { run: view.layer.run, tag: view.layer.tag, filter: String(unit), zoom: "2", steps: String(life.stripSteps.length) });
     strip.title = life.unreadable.length ? `Left empty: the grids of steps ${life.unreadable.join(", ")} could not be read.` : "";
-    for (const [name, title, options] of SPARKLINES) {
+    for (const [name, title] of SPARKLINES) {
       const canvas = element(this.doc, "canvas", { class: "sparkline", role: "img", "aria-label": `Filter ${unit}'s ${title} over the run` });
-      const sized = { title, width: 180, height: 70, ...options };
-      new LineChart(canvas, life.series[name] || [], chartOptions(name, sized, view.layer.thresholds)).draw(picture?.step ?? null, this.stepRange());
+      const line = [{ label: `filter ${unit}`, colour: COLOURS[0], points: life.series[name] || [] }];
+      const options = chartOptions(name, title, view.layer.thresholds, { width: 180, height: 80 });
+      new LineChart(canvas, line, options).draw(picture?.step ?? null, this.stepRange());
       sparks.append(canvas);
     }
   }

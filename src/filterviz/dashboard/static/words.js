@@ -84,3 +84,18 @@ export function filterWords(values, unit, channel) {
 export function readingAt(layer, step) {
   return (layer.readings || {})[String(step)] || null;
 }
+
+// What a step is, beside the steps of Keras' TensorBoard callback and MLflow's: filterviz counts what was
+// completed (0: the weights before training); they number an epoch's metrics from 0, at its end.
+export function stepWords(axis, step) {
+  if (axis === "epoch") {
+    if (step === 0) return "epoch 0: the weights before training";
+    const keras = `Keras' TensorBoard and MLflow log this epoch's loss at step ${step - 1}`;
+    return `epoch ${step}: after ${step} epoch${step === 1 ? "" : "s"} (${keras})`;
+  }
+  if (axis === "batch") {
+    if (step === 0) return "batch 0: the weights before training";
+    return `batch ${step}: after ${step} batch${step === 1 ? "" : "es"} (as Keras' and MLflow's batch steps)`;
+  }
+  return `${axis} ${step}`;
+}
