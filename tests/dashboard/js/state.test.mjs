@@ -3,7 +3,7 @@ import { test } from "node:test";
 
 import { load } from "./static.mjs";
 
-const { DEFAULTS, link, readState, writeState } = await load("state.js");
+const { DEFAULTS, askedSearch, link, readState, writeState } = await load("state.js");
 
 test("an address without the tab's parameters asks for the defaults", () => {
   assert.deepEqual(readState("?darkMode=true"), { ...DEFAULTS });
@@ -45,4 +45,16 @@ test("what the tab does not know reads as the default", () => {
 test("a link opens the Filters tab with the state", () => {
   const address = link("http://localhost:6006", { ...DEFAULTS, run: "a/filters", compare: ["b/filters"] });
   assert.equal(address, "http://localhost:6006/?filterviz.run=a%2Ffilters&filterviz.compare=b%2Ffilters#filterviz");
+});
+
+test("the view asked for is read from the address the page was opened with once TensorBoard dropped it", () => {
+  const opened = "http://localhost:6006/?filterviz.run=a%2Ffilters&filterviz.step=2#filterviz";
+  // TensorBoard 2.16 has rewritten its address to "/#filterviz" before the tab reads it
+  assert.equal(askedSearch("", opened), "?filterviz.run=a%2Ffilters&filterviz.step=2");
+  assert.equal(readState(askedSearch("", opened)).step, 2);
+  // the address's own parameters (written by the tab since, or kept by a newer TensorBoard) come first
+  assert.equal(askedSearch("?filterviz.run=b%2Ffilters", opened), "?filterviz.run=b%2Ffilters");
+  // neither holds any: the address's own query, TensorBoard's parameters kept
+  assert.equal(askedSearch("?darkMode=true", "http://localhost:6006/#filterviz"), "?darkMode=true");
+  assert.equal(askedSearch("?darkMode=true", null), "?darkMode=true");
 });

@@ -11,7 +11,7 @@ import { fitZoom, tileAt } from "./geometry.js";
 import { HealthView } from "./health_view.js";
 import { Pictures } from "./pictures.js";
 import { Playback } from "./playback.js";
-import { readState, writeState } from "./state.js";
+import { askedSearch, readState, writeState } from "./state.js";
 import { atOrBelow, sameLayer, sharedSteps } from "./steps.js";
 import { describeKind, filterWords, legend, noKernel, stepWords } from "./words.js";
 
@@ -86,7 +86,7 @@ export class Dashboard {
     this.drawnToken = 0; // and of the latest one drawn
     this.loading = 0; // steps asked for and not yet drawn
     this.pictures = new Pictures(doc);
-    this.wanted = readState(this.address().search); // the view the address asks for, until it is shown
+    this.wanted = readState(askedSearch(this.address().search, this.openedAddress())); // until it is shown
     this.health = new HealthView(doc, (step) => this.show(this.steps.indexOf(step)));
     this.panel = new FilterPanel(doc);
     this.build();
@@ -239,11 +239,26 @@ export class Dashboard {
   // The page's address: TensorBoard's own (the tab is a frame of it, from the same server), or the frame's
   // where that cannot be reached.
   address() {
+    return this.addressWindow().location;
+  }
+
+  addressWindow() {
     const win = this.doc.defaultView;
     try {
-      return win.parent.location;
+      void win.parent.location.search; // throws where the parent is not this page's to read
+      return win.parent;
     } catch {
-      return win.location;
+      return win;
+    }
+  }
+
+  // The address the page was opened with (its navigation entry's, which a rewrite of the address leaves
+  // as it was), or null.
+  openedAddress() {
+    try {
+      return this.addressWindow().performance.getEntriesByType("navigation")[0]?.name ?? null;
+    } catch {
+      return null;
     }
   }
 
@@ -276,10 +291,10 @@ export class Dashboard {
       sort: settings.sort,
       flags: settings.flags,
     };
-    const address = this.address();
+    const win = this.addressWindow();
+    const address = win.location;
     const search = writeState(address.search, state);
     if (search === address.search) return;
-    const win = address === this.doc.defaultView.location ? this.doc.defaultView : this.doc.defaultView.parent;
     try {
       win.history.replaceState(win.history.state, "", `${address.pathname}${search}${address.hash}`);
     } catch {

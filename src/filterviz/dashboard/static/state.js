@@ -1,7 +1,9 @@
 // The tab's state in the page's address, so that a view can be linked, reloaded and shared: the run and
 // layer shown, the runs beside it, the step, and how it is drawn. It lives in TensorBoard's own address
-// (the tab is a frame of it), as query parameters named "filterviz.<key>" beside TensorBoard's own, which
-// TensorBoard keeps as they are. No DOM: unit-tested with node --test.
+// (the tab is a frame of it), as query parameters named "filterviz.<key>" beside TensorBoard's own. The
+// newest TensorBoard keeps them as they are; 2.16 drops every parameter it does not know from its address as
+// it starts, before the tab is loaded, so the tab then reads the address the page was opened with.
+// No DOM: unit-tested with node --test.
 
 export const PREFIX = "filterviz.";
 // key -> its value when it is not in the address.
@@ -39,6 +41,16 @@ export function readState(search) {
     sort: value("sort") ?? DEFAULTS.sort,
     flags: value("flags") === "1",
   };
+}
+
+// The query string that holds the view asked for: the address's own (`current`) when it holds any of the
+// tab's parameters, else the one the page was opened with (`opened`, a full address or null: TensorBoard
+// 2.16 has dropped them from its address by the time the tab reads it).
+export function askedSearch(current, opened) {
+  const holdsState = (search) => [...new URLSearchParams(search).keys()].some((key) => key.startsWith(PREFIX));
+  if (holdsState(current) || !opened) return current;
+  const search = new URL(opened).search;
+  return holdsState(search) ? search : current;
 }
 
 // `search` with the tab's state written in (defaults left out), every other parameter kept as it was.
