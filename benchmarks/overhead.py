@@ -3,10 +3,11 @@
 Two models, each fitted for 2 epochs over 4,096 random samples of 32x32x3 (batch 64: 128 batches):
 * an MLP whose first layer is Dense(1024) on the flattened 3,072 inputs, logged every 10 steps;
 * a CNN whose first layer is Conv2D(32, 5) on RGB, logged every step.
-Both with FilterLogger's defaults otherwise (health on). For each model, five interleaved pairs: a fit
-with the callback between two fits without it (each pair shares its second fit without with the next);
-the fit with, over the mean of its two neighbours, is one sample, and the table gives their median. The
-second fit without over the first ("noise") is the noise floor: ideally 1.000.
+Both with FilterLogger's defaults otherwise (health on), and again in torch (the same layers, a plain loop
+with Adam over the same batches) watched by filterviz.torch.watch with its defaults. For each model, five
+interleaved pairs: a fit with the callback between two fits without it (each pair shares its second fit
+without with the next); the fit with, over the mean of its two neighbours, is one sample, and the table
+gives their median. The second fit without over the first ("noise") is the noise floor: ideally 1.000.
 
 Every logged run is read back from disk: grids written of grids due, and health values computed of those
 due (those written, and those the writer left out because it was behind: it marks them). No grid may be
@@ -22,7 +23,8 @@ Then the extra rows: every epoch, and Keras' own TensorBoard(write_images=True);
 the copy on the training thread, render, PNG, health and the event record on the writer thread, and what
 handing the grid to W&B and to MLflow costs.
 
-Goals: every grid written; MLP fit ratio <= 1.08, CNN <= 1.05 (medians); every grid on the MLflow server.
+Goals: every grid written; MLP fit ratio <= 1.08, CNN <= 1.05 (medians, Keras and torch); every grid on
+the MLflow server.
 
 Run:  python benchmarks/overhead.py [--pairs 5] [--stages]
 """
@@ -30,6 +32,7 @@ Run:  python benchmarks/overhead.py [--pairs 5] [--stages]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -42,6 +45,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).parents[1]))  # the shared timing helpers, in tests/helpers
+with contextlib.suppress(ImportError):  # torch's Triton must load before TensorFlow (tests/conftest.py)
+    import triton  # noqa: F401
 
 import keras
 import numpy as np
@@ -168,22 +173,35 @@ MODELS = {
 }
 
 
-def pairs(build, schedule: dict, x, y, count: int) -> dict:
-    """`count` interleaved pairs (without, with) and noise fits of one model, and what was read back."""
+# One fit of a benchmarked model: with logging or without, returning (seconds, the log folder, the
+# FilterVizWarnings told, the steps its schedule asked for).
+Run = Callable[[bool], tuple[float, Path | None, list[str], list[int]]]
+
+
+def keras_run(build, schedule: dict, x, y) -> Run:
     model = build()
     fit(model, nothing, x[:256], y[:256])  # compiled and warm
     fit(model, logger(**schedule), x[:256], y[:256])
-    ratios, noise, written, due, values, values_due, told = [], [], 0, 0, 0, 0, []
-    without, _, _ = fit(model, nothing, x, y)
-    for _ in range(count):  # without, with, without, with, ... without: each pair has a neighbour after it
+
+    def run(logged: bool):
         trained = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
-        with_it, folder, said = fit(model, logger(**schedule), x, y)
-        again, _, _ = fit(model, nothing, x, y)
+        seconds, folder, told = fit(model, logger(**schedule) if logged else nothing, x, y)
+        return seconds, folder, told, scheduled_steps(schedule, trained)
+
+    return run
+
+
+def interleaved(run: Run, count: int) -> dict:
+    """`count` interleaved pairs (without, with) and noise fits of one model, and what was read back."""
+    ratios, noise, written, due, values, values_due, told = [], [], 0, 0, 0, 0, []
+    without = run(False)[0]
+    for _ in range(count):  # without, with, without, with, ... without: each pair has a neighbour after it
+        with_it, folder, said, expected = run(True)
+        again = run(False)[0]
         ratios.append(with_it / ((without + again) / 2))  # the fits on either side: slow drift cancels
         noise.append(again / without)
         without = again
         grids, computed, wanted = read_back(folder)
-        expected = scheduled_steps(schedule, trained)
         written += len(set(grids) & set(expected))
         due += len(expected)
         values += computed
@@ -195,6 +213,73 @@ def pairs(build, schedule: dict, x, y, count: int) -> dict:
         "grids": (written, due),
         "health": (values, values_due),
         "told": [message for message in told if "fell behind" in message or "skipped" in message],
+    }
+
+
+def torch_runs(x, y) -> dict[str, Run]:
+    """The same two models in torch, trained by a plain loop (Adam, the same batches), watched by
+    filterviz.torch.watch; {} when torch is not installed."""
+    try:
+        import torch
+
+        import filterviz.torch
+    except ImportError:
+        return {}
+    torch.set_num_threads(os.cpu_count() or 1)
+    images = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+    labels = torch.from_numpy(y).long()
+    nn = torch.nn
+
+    def mlp():
+        return nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 1024), nn.ReLU(), nn.Linear(1024, 10))
+
+    def cnn():
+        return nn.Sequential(
+            nn.Conv2d(3, 32, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 32, 3), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10),
+        )  # fmt: skip
+
+    def runner(build, every_n_steps: int) -> Run:
+        torch.manual_seed(0)
+        model = build()
+        optimizer = torch.optim.Adam(model.parameters())
+
+        def train(samples: int) -> None:
+            for _ in range(EPOCHS):
+                for start in range(0, samples, BATCH):
+                    optimizer.zero_grad()
+                    loss = nn.functional.cross_entropy(
+                        model(images[start : start + BATCH]), labels[start : start + BATCH]
+                    )
+                    loss.backward()
+                    optimizer.step()
+
+        def run(logged: bool, samples: int = SAMPLES):
+            folder = Path(tempfile.mkdtemp(prefix="filterviz-overhead-torch-"))
+            before = filterviz.torch.watcher.optimizer_steps(optimizer)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                start = time.perf_counter()
+                if logged:
+                    with filterviz.torch.watch(model, optimizer, folder, every_n_steps=every_n_steps):
+                        train(samples)
+                else:
+                    train(samples)
+                seconds = time.perf_counter() - start
+            told = [str(w.message) for w in caught if issubclass(w.category, filterviz.FilterVizWarning)]
+            after = before + EPOCHS * samples // BATCH
+            # the state it starts from, every n-th step, and the state at the end
+            due = [before, *range(before - before % every_n_steps + every_n_steps, after + 1, every_n_steps)]
+            due += [after] if after % every_n_steps else []
+            return seconds, folder, told, due
+
+        run(False, 256)  # warm
+        run(True, 256)
+        return run
+
+    return {
+        "torch MLP Linear(1024), every 10 steps": runner(mlp, 10),
+        "torch CNN Conv2d(32, 5), every step": runner(cnn, 1),
     }
 
 
@@ -228,7 +313,7 @@ def mlflow_rows(x, y, count: int) -> None:
             on_server += len(step_images(client, run.info.run_id).get("filters/conv1", []))
             due += len(scheduled_steps({"every_n_steps": 1}, trained))
         print(
-            f"{'CNN Conv2D(32, 5), every step, MLflow':34} {statistics.median(ratios):9.3f} "
+            f"{'CNN Conv2D(32, 5), every step, MLflow':40} {statistics.median(ratios):9.3f} "
             f"{statistics.median(noise):6.3f}  {on_server:>8} / {due:<6}  (grids on the server / due)"
         )
     finally:
@@ -362,22 +447,27 @@ def main() -> None:
     rng = np.random.default_rng(0)
     x = rng.random((SAMPLES, 32, 32, 3), dtype=np.float32)
     y = rng.integers(0, 10, SAMPLES)
-    results = {name: pairs(build, schedule, x, y, args.pairs) for name, (build, schedule) in MODELS.items()}
+    runs = {name: keras_run(build, schedule, x, y) for name, (build, schedule) in MODELS.items()}
+    runs.update(torch_runs(x, y))
+    results = {name: interleaved(run, args.pairs) for name, run in runs.items()}
     print(f"\n{args.pairs} interleaved pairs of {EPOCHS}-epoch fits, {SAMPLES} samples, batch {BATCH}")
     print(
-        f"{'model':34} {'fit ratio':>9} {'noise':>6}  {'grids written/due':>17}  {'health computed/due':>19}"
+        f"{'model':40} {'fit ratio':>9} {'noise':>6}  {'grids written/due':>17}  {'health computed/due':>19}"
     )
     for name, result in results.items():
         written, due = result["grids"]
         values, values_due = result["health"]
         print(
-            f"{name:34} {result['ratio']:9.3f} {result['noise']:6.3f}  {written:>8} / {due:<6}  "
+            f"{name:40} {result['ratio']:9.3f} {result['noise']:6.3f}  {written:>8} / {due:<6}  "
             f"{values:>9} / {values_due:<7}"
         )
         for message in sorted(set(result["told"]))[:2]:
             print(f"    told: {message}")
     mlflow_rows(x, y, min(args.pairs, 3))
-    print("goals: every grid written; MLP fit ratio <= 1.08, CNN <= 1.05; every grid on the MLflow server\n")
+    print(
+        "goals: every grid written; MLP fit ratio <= 1.08, CNN <= 1.05 (Keras and torch); every grid on the "
+        "MLflow server\n"
+    )
     extra_rows(x, y, 3)
     print_stages()
 

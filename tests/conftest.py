@@ -5,10 +5,16 @@ With FILTERVIZ_STRICT_SKIPS=1 (CI sets it), a test that skips for a reason not l
 for the current Keras backend fails the run: a skip there means CI lacks something a test needs.
 """
 
+import contextlib
 import itertools
 import os
 
 import pytest
+
+# torch's CUDA build brings Triton, and Triton's library crashes the process (a segmentation fault when
+# torch.optim first imports it) if it loads after TensorFlow's: in a process with both, it loads first.
+with contextlib.suppress(ImportError):
+    import triton  # noqa: F401
 
 from filterviz.keras.quiet import import_quietly
 
@@ -84,3 +90,19 @@ def proxy(s3, monkeypatch):
         monkeypatch.setenv(name, value)
     yield proxy
     proxy.cut()
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    """W&B offline, with every folder it writes under the test's temporary folder."""
+    for variable, folder in [
+        ("WANDB_DIR", ""),
+        ("WANDB_CACHE_DIR", "cache"),
+        ("WANDB_CONFIG_DIR", "config"),
+        ("WANDB_DATA_DIR", "data"),
+    ]:
+        (tmp_path / folder).mkdir(exist_ok=True)
+        monkeypatch.setenv(variable, str(tmp_path / folder))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    return tmp_path

@@ -121,3 +121,27 @@ def test_tensorboard_finds_the_filters_tab_where_it_always_did():
 
     (entry,) = [e for e in entry_points(group="tensorboard_plugins") if e.name == "filterviz"]
     assert entry.load().plugin_name == "filterviz"
+
+
+def test_the_torch_front_ends_take_filterloggers_arguments_and_importing_filterviz_imports_no_torch():
+    """The torch names are a promise too; and a Keras user never pays for torch's import."""
+    import filterviz.lightning
+    import filterviz.torch
+    import filterviz.transformers
+
+    assert set(filterviz.torch.__all__) >= {"watch", "Watcher", "render", "save_png"}
+    watch = list(inspect.signature(filterviz.torch.watch).parameters)
+    assert watch[:3] == ["model", "optimizer", "log_dir"] and watch[-1] == "options"
+    shared = [name for name in CALLBACK_ARGUMENTS if name != "every_n_epochs"]  # torch counts steps only
+    for front_end in (
+        filterviz.torch.watch,
+        filterviz.lightning.FilterLogger,
+        filterviz.transformers.FilterCallback,
+    ):
+        assert set(shared) | {"mlflow"} <= set(inspect.signature(front_end).parameters), front_end
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, filterviz; filterviz.kernel_grid; print('torch' in sys.modules)"],
+        capture_output=True,
+        text=True,
+    )
+    assert loaded.stdout.strip() == "False", loaded.stderr

@@ -100,3 +100,15 @@ def test_download_examples_run_on_data_of_their_dataset_shape(tmp_path, name, sh
     logged = logged_images(tmp_path / "filters", tag)
     assert [step for step, _ in logged] == [0, batches]  # the start and the end state
     np.testing.assert_array_equal(logged[-1][1], filterviz.render(model, **options))
+
+
+def test_torch_digits(tmp_path):
+    """A plain PyTorch loop: the templates at the optimizer steps the loss is written at, in one log dir."""
+    result = run_example("torch_digits.py", "--epochs", "2", "--every-n-steps", "20", "--logdir", tmp_path)
+    logged = logged_images(tmp_path / "filters", "filters/1")
+    assert [step for step, _ in logged] == [0, 20, 40, 60, 80, 100, 114]  # 57 batches an epoch
+    assert filterviz.load_history(tmp_path).info["image_shape"] == [16, 16, 1]
+    accumulator = EventAccumulator(str(tmp_path), size_guidance={TENSORS: 0})
+    accumulator.Reload()
+    assert [event.step for event in accumulator.Scalars("loss")] == list(range(1, 115))
+    assert "114 steps" in result.stdout

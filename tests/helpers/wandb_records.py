@@ -87,3 +87,31 @@ def metric_definitions(run_dir: Path) -> dict[str, str]:
 def offline_run_dir(root: Path) -> Path:
     (run_dir,) = (Path(root) / "wandb").glob("offline-run-*")
     return run_dir
+
+
+def start_run(root: Path):
+    """An offline run writing under `root`; the test skips if wandb's helper process cannot start here."""
+    import pytest
+    import wandb
+
+    try:
+        return wandb.init(project="filterviz-tests", dir=root, mode="offline", reinit="finish_previous")
+    except Exception as error:  # wandb-core, its helper binary, could not start on this machine
+        pytest.skip(
+            f"W&B's helper process could not start here, so no W&B run: {type(error).__name__}: {error}"
+        )
+
+
+def logged(run_dir: Path, tag: str = "filters/dense"):
+    """[(x-axis value, image, caption)] of every row holding `tag`, every row, and the x-axis key."""
+    from filterviz.core.png import decode_png
+
+    rows = history(run_dir)
+    mine = [row for row in rows if f"{tag}/path" in row]
+    axis = next(key for key in mine[0] if key.startswith("filterviz/"))
+    images = [decode_png((run_dir / "files" / row[f"{tag}/path"]).read_bytes()) for row in mine]
+    return (
+        [(row[axis], image, row[f"{tag}/caption"]) for row, image in zip(mine, images, strict=True)],
+        rows,
+        axis,
+    )

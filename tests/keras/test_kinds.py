@@ -221,9 +221,9 @@ def test_one_callback_logs_several_layers_of_three_kinds_at_every_step(tmp_path)
 def test_layer_all_takes_every_supported_layer_and_names_the_ones_left_out(monkeypatch):
     model = mixed_model()
     assert [found.layer.name for found in find_layers(model, "all")] == ["stem", "dw", "up", "head"]
-    from filterviz.keras import choice as layer_module
+    from filterviz.pipeline import steps
 
-    monkeypatch.setattr(layer_module, "ALL_MAX_WEIGHTS", 150)  # stem 108 + dw 36 = 144 fit; up (108) does not
+    monkeypatch.setattr(steps, "ALL_MAX_WEIGHTS", 150)  # stem 108 + dw 36 = 144 fit; up (108) does not
     with pytest.warns(
         filterviz.FilterVizWarning, match=r"logging the first 2 layers \(144 weights\); 2 more are left out"
     ):

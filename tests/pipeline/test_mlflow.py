@@ -215,7 +215,7 @@ def test_no_active_run_fails_before_the_first_batch(tracking):
     assert mlflow.active_run() is None
     batches = Batches()
     with pytest.raises(
-        RuntimeError, match=r"no active MLflow run: call mlflow\.start_run\(\) before model\.fit"
+        RuntimeError, match=r"no active MLflow run: call mlflow\.start_run\(\) before training starts"
     ):
         fit(tiny_model(), callbacks=[batches], mlflow=True)
     assert batches.count == 0

@@ -7,50 +7,11 @@ import numpy as np
 import pytest
 
 import filterviz
-from filterviz.core.png import decode_png
 from tests.helpers import TAG, Batches, Renders, RendersByBatch, logged_images, tiny_data, tiny_model
-from tests.helpers.wandb_records import history, metric_definitions, offline_run_dir
+from tests.helpers.wandb_records import history, logged, metric_definitions, offline_run_dir, start_run
 
 wandb = pytest.importorskip("wandb")
 from wandb.integration.keras import WandbMetricsLogger  # noqa: E402
-
-
-@pytest.fixture
-def offline(tmp_path, monkeypatch):
-    """W&B offline, with every folder it writes under the test's temporary folder."""
-    for variable, folder in [
-        ("WANDB_DIR", ""),
-        ("WANDB_CACHE_DIR", "cache"),
-        ("WANDB_CONFIG_DIR", "config"),
-        ("WANDB_DATA_DIR", "data"),
-    ]:
-        (tmp_path / folder).mkdir(exist_ok=True)
-        monkeypatch.setenv(variable, str(tmp_path / folder))
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    return tmp_path
-
-
-def start_run(root):
-    try:
-        return wandb.init(project="filterviz-tests", dir=root, mode="offline", reinit="finish_previous")
-    except Exception as error:  # wandb-core, its helper binary, could not start on this machine
-        pytest.skip(
-            f"W&B's helper process could not start here, so no W&B run: {type(error).__name__}: {error}"
-        )
-
-
-def logged(run_dir, tag=TAG):
-    """[(x-axis value, image, caption)] of every row holding `tag`, and every row."""
-    rows = history(run_dir)
-    mine = [row for row in rows if f"{tag}/path" in row]
-    axis = next(key for key in mine[0] if key.startswith("filterviz/"))
-    images = [decode_png((run_dir / "files" / row[f"{tag}/path"]).read_bytes()) for row in mine]
-    return (
-        [(row[axis], image, row[f"{tag}/caption"]) for row, image in zip(mine, images, strict=True)],
-        rows,
-        axis,
-    )
 
 
 @pytest.mark.parametrize("log_freq", ["epoch", "batch"])
@@ -117,7 +78,7 @@ def test_no_active_run_fails_before_the_first_batch(offline):
     assert wandb.run is None
     batches = Batches()
     x, y = tiny_data(16)
-    with pytest.raises(RuntimeError, match=r"no active W&B run: call wandb.init\(\) before model.fit\(\)"):
+    with pytest.raises(RuntimeError, match=r"no active W&B run: call wandb.init\(\) before training starts"):
         tiny_model().fit(x, y, epochs=1, verbose=0, callbacks=[filterviz.FilterLogger(wandb=True), batches])
     assert batches.count == 0
 

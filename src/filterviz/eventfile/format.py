@@ -33,6 +33,7 @@ from filterviz.core import health
 from filterviz.core.grid import MAX_GRID_PIXELS, GridPlan
 from filterviz.core.options import RenderOptions, option_names
 from filterviz.core.renderer import Renderer
+from filterviz.core.step import safe_name
 from filterviz.core.tiles import KINDS
 
 PLUGIN_NAME = "filterviz"  # the Filters tab's plugin, and the plugin name of its tensors
@@ -49,6 +50,16 @@ KERNEL_STORE_LIMIT = 1 << 20  # bytes per step: store_kernel="auto" keeps float3
 def image_tag(layer_name: str) -> str:
     """`filters/<layer>`: the tag of a layer's grid, under which everything else of it is found."""
     return IMAGE_PREFIX + layer_name
+
+
+def layer_tags(names: list[str], paths: list[str]) -> list[str]:
+    """`filters/<layer name>` for each of the layers logged together; by its path instead where two of them
+    share a name."""
+    safe = [safe_name(name) for name in names]
+    return [
+        image_tag(name if safe.count(name) == 1 else safe_name(path))
+        for name, path in zip(safe, paths, strict=True)
+    ]
 
 
 def layer_name(tag: str) -> str:

@@ -11,22 +11,19 @@ import numpy as np
 
 from filterviz.core import validate
 from filterviz.core.options import RenderOptions
-from filterviz.core.step import LoggedStep, safe_name
+from filterviz.core.step import LoggedStep
 from filterviz.core.warning import FilterVizWarning
-from filterviz.eventfile.format import RUN_NAME, image_tag
+from filterviz.eventfile.format import RUN_NAME, layer_tags
 from filterviz.eventfile.index import LogIndex
-from filterviz.eventfile.writer import open_writer
 from filterviz.keras import choice, kernels
 from filterviz.keras.dataflow import Found
 from filterviz.keras.first_step import FirstStep
 from filterviz.keras.rendering import renderer_of
 from filterviz.keras.schedule import Schedule
-from filterviz.pipeline import mlflow as mlflow_writer
-from filterviz.pipeline import wandb as wandb_writer
+from filterviz.pipeline.destinations import Destinations
 from filterviz.pipeline.notices import Notices
-from filterviz.pipeline.steps import LayerLog, StoreKernel
-from filterviz.pipeline.worker import BackgroundLogger, Discard, Snapshot, Writer
-from filterviz.storage.stores import StoreUnavailable, open_store
+from filterviz.pipeline.steps import COUNT, LayerLog, StoreKernel, check_arguments, log_snapshot
+from filterviz.pipeline.worker import BackgroundLogger, Discard, Snapshot
 
 
 class FilterLogger(keras.callbacks.Callback):
@@ -124,32 +121,15 @@ class FilterLogger(keras.callbacks.Callback):
         **options: Any,
     ) -> None:
         super().__init__()
-        if log_dir is None and wandb is False and mlflow is False:
-            raise ValueError(
-                "FilterLogger has nowhere to write: give log_dir='logs/run1' for TensorBoard, "
-                "wandb=True for Weights & Biases, mlflow=True for MLflow, or several of them."
-            )
-        if wandb is not False:
-            wandb_writer.import_wandb()  # not installed: an ImportError naming the extra, now
-        if mlflow is not False:
-            mlflow_writer.import_mlflow()
-            mlflow_writer.check_run_argument(mlflow)
-        count = "a whole number >= 1"
-        validate.integer("every_n_epochs", every_n_epochs, minimum=1, accepts=count)
-        validate.integer("every_n_steps", every_n_steps, minimum=1, optional=True, accepts=f"{count} or None")
+        self.destinations = Destinations("FilterLogger", log_dir, wandb, mlflow)
+        validate.integer("every_n_epochs", every_n_epochs, minimum=1, accepts=COUNT)
+        check_arguments(every_n_steps, log_initial, health, log_delta, store_kernel)
         choice.check_layer_choice(layer)
         for name, value in (("log_initial", log_initial), ("health", health), ("log_delta", log_delta)):
             validate.boolean(name, value)
-        if not isinstance(store_kernel, bool):
-            validate.choice("store_kernel", store_kernel, ("auto",), "must be True, False or 'auto'.")
-        # A URL of an object store is checked now (a scheme nothing serves, a package not installed); the
-        # store itself is reached when training begins, before the first batch.
-        self._store = None if log_dir is None else open_store(log_dir)
-        self.log_dir = (
-            None if self._store is None else self._store.url if self._store.remote else self._store.root
-        )
-        self.wandb = wandb
-        self.mlflow = mlflow
+        self._store = self.destinations.store
+        self.log_dir = self.destinations.log_dir
+        self.wandb, self.mlflow = wandb, mlflow
         self.layer = layer
         self.options = RenderOptions.from_kwargs(**options)
         self.schedule = Schedule(every_n_epochs, every_n_steps, log_initial)
@@ -198,7 +178,9 @@ class FilterLogger(keras.callbacks.Callback):
             self._notices = Notices("FilterLogger")
         self._notices.training_begins()
         if writes_logs(self.model):
-            self._background = BackgroundLogger(self._process, self._open_writers(), self._notices)
+            self._background = BackgroundLogger(
+                self._process, self.destinations.open(self.schedule.axis, self._notices.notice), self._notices
+            )
         else:  # another host of the same training writes; this one only joins the kernels' reading
             self._background = Discard()
         if found is not None:
@@ -219,7 +201,7 @@ class FilterLogger(keras.callbacks.Callback):
 
     def _start_logs(self, found: list[Found]) -> None:
         self._targets = [entry.layer for entry in found]
-        tags = layer_tags(found)
+        tags = layer_tags([entry.layer.name for entry in found], [entry.path for entry in found])
         self._logs = [
             LayerLog(
                 renderer_of(entry, self.options, model=self.model),
@@ -369,21 +351,7 @@ class FilterLogger(keras.callbacks.Callback):
 
     def _process(self, job: Snapshot, shed: int = 0) -> list[LoggedStep]:
         """On the worker thread: one logged step per layer, `shed` optional parts left out of each."""
-        if job.late:
-            return [
-                log.late_update(job.step, kernel, before)
-                for log, kernel, before in zip(self._logs, job.kernels, job.before, strict=True)
-            ]
-        steps = []
-        for i, log in enumerate(self._logs):
-            before = job.before and job.before[i]
-            logged, nonfinite = log.logged(
-                job.step, job.kernels[i], before, shed=shed, taken=job.taken, batches=job.batches
-            )
-            if nonfinite:
-                self._notices.nonfinite_weights(job.step, log.renderer.nonfinite_warning())
-            steps.append(logged)
-        return steps
+        return log_snapshot(self._logs, job, shed, self._notices)
 
     def _report(self) -> None:
         """Warnings for what happened on the worker thread, raised here, on the training thread."""
@@ -406,35 +374,6 @@ class FilterLogger(keras.callbacks.Callback):
             self._report()
             self._background = None
 
-    def _open_writers(self) -> list[Writer]:
-        """The destinations, in an order that leaves nothing behind when one cannot be opened: the runs
-        first, the event file last; those opened before a failure are closed again."""
-        writers: list[Writer] = []
-        try:
-            if self.wandb is not False:
-                run = wandb_writer.active_run(self.wandb)
-                writers.append(wandb_writer.WandbWriter(run, self.schedule.axis))
-            if self.mlflow is not False:
-                writers.append(mlflow_writer.open_run(self.mlflow, notice=self._notices.notice))
-            if self.log_dir is not None:
-                writers.append(self._tensorboard_writer())
-        except BaseException:
-            for writer in writers:
-                writer.close()
-            raise
-        return writers
-
-    def _tensorboard_writer(self) -> Writer:
-        try:
-            return open_writer(self._store, notice=self._notices.notice)
-        except StoreUnavailable as error:
-            raise StoreUnavailable(f"FilterLogger(log_dir={self._store.url!r}) {error}") from None
-        except OSError as error:
-            raise OSError(
-                f"FilterLogger cannot write to log_dir={self._store.url!r}: {error}. "
-                "Give a log_dir in a folder you can write to."
-            ) from error
-
     def _trained_before(self, initial_epoch: int) -> tuple[int, int]:
         """(batches, epochs) the model was trained for before this fit, from a restored optimizer's
         iteration count or from initial_epoch."""
@@ -444,15 +383,6 @@ class FilterLogger(keras.callbacks.Callback):
         if steps:
             batches = max(batches, initial_epoch * steps)
         return batches, (batches // steps if steps else 0)
-
-
-def layer_tags(found: list[Found]) -> list[str]:
-    """`filters/<layer name>` for each layer; by its path instead where two chosen layers share a name."""
-    names = [safe_name(entry.layer.name) for entry in found]
-    return [
-        image_tag(name if names.count(name) == 1 else safe_name(entry.path))
-        for name, entry in zip(names, found, strict=True)
-    ]
 
 
 def writes_logs(model: keras.Model) -> bool:

@@ -8,14 +8,13 @@ the errors that say what to do when nothing can be chosen, and the rules for fro
 from __future__ import annotations
 
 import dataclasses
-import warnings
 
 import keras
 import numpy as np
 
-from filterviz.core.warning import FilterVizWarning
 from filterviz.keras.dataflow import Flow, Found, flow, sublayers, tracked
 from filterviz.keras.kernels import SUPPORTED, SUPPORTED_NAMES, kernel_variable, owns_kernel
+from filterviz.pipeline.steps import all_layers_that_fit
 
 ORDER_SOURCES = {
     "graph": "",
@@ -213,9 +212,6 @@ def check_layer_choice(layer: object) -> None:
             raise TypeError(LAYER_TYPES.format(type(item).__name__))
 
 
-ALL_MAX_LAYERS = 64  # layer="all" logs at most this many layers,
-ALL_MAX_WEIGHTS = 8 * 1024 * 1024  # and at most this many weights in total (32 MiB of float32)
-
 LayerChoice = str | keras.layers.Layer | None | list | tuple
 
 
@@ -251,25 +247,9 @@ def _all_layers(model: keras.Model, calls: list[int] | None) -> list[Found]:
     candidates = [f for f in _kernel_layers_in_order(model, calls) if isinstance(f.layer, SUPPORTED)]
     if not candidates:
         find_layer(model, calls=calls)  # the error of a model with nothing to draw
-    found, weights, left_out = [], 0, 0
-    for entry in candidates:
-        if not entry.layer.built:
-            continue
-        size = int(np.prod(kernel_variable(entry.layer).shape))
-        if not left_out and len(found) < ALL_MAX_LAYERS and weights + size <= ALL_MAX_WEIGHTS:
-            found.append(entry)
-            weights += size
-        else:  # the first layers in data-flow order, without gaps
-            left_out += 1
-    if left_out:
-        warnings.warn(
-            f"layer='all': logging the first {len(found)} layers ({weights:,} weights); {left_out} more are "
-            f"left out to stay within {ALL_MAX_LAYERS} layers and {ALL_MAX_WEIGHTS:,} weights a step. Name "
-            "the layers you want with layer=[...].",
-            FilterVizWarning,
-            stacklevel=4,
-        )
-    return found
+    built = [entry for entry in candidates if entry.layer.built]
+    sizes = [int(np.prod(kernel_variable(entry.layer).shape)) for entry in built]
+    return built[: all_layers_that_fit(sizes, stacklevel=5)]
 
 
 def _check_supported(found: Found) -> Found:

@@ -15,9 +15,10 @@ import math
 import keras
 import numpy as np
 
-from filterviz.keras import choice, dataflow, kernels
+from filterviz.keras import dataflow, kernels
+from filterviz.pipeline.steps import ALL_MAX_WEIGHTS
 
-COPY_LIMIT = choice.ALL_MAX_WEIGHTS  # weights copied before the first step, at most
+COPY_LIMIT = ALL_MAX_WEIGHTS  # weights copied before the first step, at most
 
 
 class FirstStep:

@@ -7,6 +7,7 @@ import math
 
 import keras
 
+from filterviz.core import patches
 from filterviz.keras.dataflow import Found, flow, image_input, is_graph, sublayers
 from filterviz.keras.kernels import kernel_variable, owns_kernel
 
@@ -92,27 +93,7 @@ def patch_hint(model: keras.Model, found: Found) -> str:
             sizes.append((other.path, size))
     else:
         return ""
-    for path, size in sizes:
-        sides = (
-            (size, size) if isinstance(size, int) else tuple(size) if isinstance(size, list | tuple) else ()
-        )
-        if (
-            len(sides) == 2
-            and all(isinstance(s, int) for s in sides)
-            and math.prod(sides) * channels == inputs
-        ):
-            return (
-                f"its {inputs} inputs look like flattened {sides[0]}x{sides[1]}x{channels} patches ({path!r} "
-                f"has patch_size={size}); if they are, pass tile_shape={(*sides, channels)} (and "
-                "flatten_order='chw' if each patch was flattened channels first)"
-            )
-    side = math.isqrt(inputs // channels)
-    if inputs % channels == 0 and side > 1 and side * side * channels == inputs:
-        return (
-            f"its {inputs} inputs could be flattened {side}x{side}x{channels} patches of the image; if they "
-            f"are, pass tile_shape={(side, side, channels)}"
-        )
-    return ""
+    return patches.patch_hint(inputs, channels, sizes, other_order="chw")
 
 
 def _image_channels(model: keras.Model) -> int | None:

@@ -53,60 +53,66 @@ _senders = itertools.count()
 LOGGED_IMAGES_TAG = "mlflow.loggedImages"  # MLflow's run tag: the run has step images
 
 
-def import_mlflow():
+def import_mlflow(owner: str = "FilterLogger"):
     try:
         import mlflow
     except ImportError:
-        raise ImportError(f"FilterLogger(mlflow=...) needs MLflow: {EXTRA}") from None
+        raise ImportError(f"{owner}(mlflow=...) needs MLflow: {EXTRA}") from None
     return mlflow
 
 
-def check_run_argument(run: Any) -> None:
-    """FilterLogger's `mlflow=` argument, checked when FilterLogger is made: True, a run id or a run."""
+def check_run_argument(run: Any, owner: str = "FilterLogger") -> None:
+    """The `mlflow=` argument of a front end, checked when it is made: True, a run id or a run."""
     if run is True or (isinstance(run, str) and run.strip()):
         return
     if isinstance(getattr(getattr(run, "info", None), "run_id", None), str):
         return
     raise TypeError(
-        "FilterLogger(mlflow=...) takes True (the active run when training starts), a run id, or a run "
+        f"{owner}(mlflow=...) takes True (the active run when training starts), a run id, or a run "
         f"(what mlflow.start_run() or MlflowClient.get_run() returns); got {run!r}."
     )
 
 
-def run_id_of(run: Any) -> str:
+def run_id_of(run: Any, owner: str = "FilterLogger") -> str:
     """The id of the run `run` names; True: the active run. RuntimeError when there is none."""
-    mlflow = import_mlflow()
+    mlflow = import_mlflow(owner)
     if run is True:
         active = mlflow.active_run()
         if active is None:
             raise RuntimeError(
-                "FilterLogger(mlflow=True) found no active MLflow run: call mlflow.start_run() before "
-                "model.fit() (or fit inside `with mlflow.start_run():`), or pass a run or run id as "
-                "FilterLogger(mlflow=run)."
+                f"{owner}(mlflow=True) found no active MLflow run: call mlflow.start_run() before "
+                "training starts (or train inside `with mlflow.start_run():`), or pass a run or run id as "
+                f"{owner}(mlflow=run)."
             )
         return active.info.run_id
     return run if isinstance(run, str) else run.info.run_id
 
 
-def open_run(run: Any, notice: Callable[[str], None]) -> MlflowWriter:
-    """A writer to the run `run` names, at the tracking URI set now; the run must exist and be active.
-    `notice` tells the user of a failure on the sending thread."""
-    mlflow = import_mlflow()
-    run_id = run_id_of(run)
-    client = mlflow.MlflowClient()
+def open_run(
+    run: Any,
+    notice: Callable[[str], None],
+    tracking_uri: str | None = None,
+    owner: str = "FilterLogger",
+) -> MlflowWriter:
+    """A writer to the run `run` names, at `tracking_uri` (None: the tracking URI set now); the run must
+    exist and be active. `notice` tells the user of a failure on the sending thread."""
+    mlflow = import_mlflow(owner)
+    run_id = run_id_of(run, owner)
+    uri = tracking_uri or mlflow.get_tracking_uri()
+    client = mlflow.MlflowClient(uri)
     try:
         status = client.get_run(run_id).info.status
     except mlflow.exceptions.MlflowException as error:
         raise RuntimeError(
-            f"FilterLogger(mlflow=...) cannot use MLflow run {run_id!r} at {mlflow.get_tracking_uri()}: "
+            f"{owner}(mlflow=...) cannot use MLflow run {run_id!r} at {uri}: "
             f"{error}. Start a run with mlflow.start_run() and pass it, or its id."
         ) from None
     if status != "RUNNING":
         raise RuntimeError(
             f"MLflow run {run_id!r} is {status}, not running: start a new run with mlflow.start_run() "
-            "before model.fit(), or resume this one with mlflow.start_run(run_id=...)."
+            "before training starts, or resume this one with mlflow.start_run(run_id=...)."
         )
-    return MlflowWriter(client, run_id, mlflow.get_tracking_uri(), notice)
+    return MlflowWriter(client, run_id, uri, notice)
 
 
 def probe(uri: str, timeout: float = PROBE_SECONDS) -> str:

@@ -21,22 +21,42 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Literal
+import warnings
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from filterviz.core import health
+from filterviz.core import health, validate
 from filterviz.core.normalize import as_float
 from filterviz.core.renderer import Renderer
 from filterviz.core.step import LoggedStep
 from filterviz.core.tiles import tile_images
+from filterviz.core.warning import FilterVizWarning
 from filterviz.eventfile.format import KERNEL_STORE_LIMIT, describe_layer
+
+if TYPE_CHECKING:
+    from filterviz.pipeline.notices import Notices
+    from filterviz.pipeline.worker import Snapshot
 
 HEAVY_FLOOR = 0.005  # seconds: heavy values cheaper than this are computed at every logged step
 HEAVY_SHARE = 0.05  # else: at most this share of one core's time between logged steps, on average
 HEAVY_SAMPLE = 128  # filters whose heavy values are timed to estimate a large layer's cost
 SHED_ORDER = ("heavy health", "kernel", "cheap health")
+ALL_MAX_LAYERS = 64  # layer="all" logs at most this many layers,
+ALL_MAX_WEIGHTS = 8 * 1024 * 1024  # and at most this many weights in total (32 MiB of float32)
 StoreKernel = bool | Literal["auto"]
+COUNT = "a whole number >= 1"
+
+
+def check_arguments(
+    every_n_steps: object, log_initial: object, health: object, log_delta: object, store_kernel: object
+) -> None:
+    """The arguments every front end takes, checked when it is made (every_n_steps may be None)."""
+    validate.integer("every_n_steps", every_n_steps, minimum=1, optional=True, accepts=f"{COUNT} or None")
+    for name, value in (("log_initial", log_initial), ("health", health), ("log_delta", log_delta)):
+        validate.boolean(name, value)
+    if not isinstance(store_kernel, bool):
+        validate.choice("store_kernel", store_kernel, ("auto",), "must be True, False or 'auto'.")
 
 
 class HeavySchedule:
@@ -262,3 +282,43 @@ def measured_values(renderer: Renderer) -> tuple[list[str], dict[str, str]]:
         )
         unmeasured["redundancy"] = unmeasured["opposites"] = why
     return [name for name in health.SCALARS if name not in unmeasured], unmeasured
+
+
+def all_layers_that_fit(sizes: list[int], stacklevel: int = 2) -> int:
+    """layer="all": how many of the layers (their kernels' sizes, in the order data reaches them) are
+    logged: the first ones, without gaps, within ALL_MAX_LAYERS and ALL_MAX_WEIGHTS; a FilterVizWarning
+    counts those left out."""
+    count, weights = 0, 0
+    for size in sizes:
+        if count == ALL_MAX_LAYERS or weights + size > ALL_MAX_WEIGHTS:
+            break
+        count, weights = count + 1, weights + size
+    if count < len(sizes):
+        warnings.warn(
+            f"layer='all': logging the first {count} layers ({weights:,} weights); {len(sizes) - count} more "
+            f"are left out to stay within {ALL_MAX_LAYERS} layers and {ALL_MAX_WEIGHTS:,} weights a step. "
+            "Name the layers you want with layer=[...].",
+            FilterVizWarning,
+            stacklevel=stacklevel + 1,
+        )
+    return count
+
+
+def log_snapshot(logs: list[LayerLog], job: Snapshot, shed: int, notices: Notices) -> list[LoggedStep]:
+    """On the writer thread: one logged step per layer of a front end's snapshot, `shed` optional parts
+    left out of each; NaN or Inf weights drawn are noted for the training thread to tell."""
+    if job.late:
+        return [
+            log.late_update(job.step, kernel, before)
+            for log, kernel, before in zip(logs, job.kernels, job.before, strict=True)
+        ]
+    steps = []
+    for i, log in enumerate(logs):
+        before = job.before and job.before[i]
+        logged, nonfinite = log.logged(
+            job.step, job.kernels[i], before, shed=shed, taken=job.taken, batches=job.batches
+        )
+        if nonfinite:
+            notices.nonfinite_weights(job.step, log.renderer.nonfinite_warning())
+        steps.append(logged)
+    return steps

@@ -28,22 +28,22 @@ from filterviz.core.step import LoggedStep, safe_name
 EXTRA = "pip install 'filterviz[wandb]'"
 
 
-def import_wandb():
+def import_wandb(owner: str = "FilterLogger"):
     try:
         import wandb
     except ImportError:
-        raise ImportError(f"FilterLogger(wandb=...) needs Weights & Biases: {EXTRA}") from None
+        raise ImportError(f"{owner}(wandb=...) needs Weights & Biases: {EXTRA}") from None
     return wandb
 
 
-def active_run(run: Any = None):
+def active_run(run: Any = None, owner: str = "FilterLogger"):
     """`run` if one is given, else the active `wandb.run`. RuntimeError when there is none."""
-    wandb = import_wandb()
+    wandb = import_wandb(owner)
     run = wandb.run if run is None or run is True else run
     if run is None:
         raise RuntimeError(
-            "FilterLogger(wandb=True) found no active W&B run: call wandb.init() before model.fit(), "
-            "or pass the run as FilterLogger(wandb=run)."
+            f"{owner}(wandb=True) found no active W&B run: call wandb.init() before training starts, "
+            f"or pass the run as {owner}(wandb=run)."
         )
     return run
 
