@@ -186,7 +186,9 @@ def test_a_server_killed_mid_training_warns_once_and_keeps_what_was_sent(tmp_pat
         server.stop()
     assert batches.count == 4 * 4  # training finished
     assert len(told) == 1, told
-    assert "the tracking server is unreachable" in told[0] and "Connection refused" in told[0], told
+    # refused: the server was gone when asked; reset: it died during a request that was on its way
+    assert "the tracking server is unreachable" in told[0], told
+    assert "Connection refused" in told[0] or "Connection reset by peer" in told[0], told
     sent = int(re.search(r"the (\d+) steps sent before are in the run", told[0])[1])
     assert sent == 2  # steps 0 and 1
     assert after == [], after
