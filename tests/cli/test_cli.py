@@ -22,6 +22,7 @@ from tests.helpers import (
     tiny_data,
     tiny_model,
 )
+from tests.helpers.tensorboard_server import tensorboard
 
 ROOT = Path(__file__).parents[2]
 
@@ -124,6 +125,22 @@ def test_render_errors_are_one_line_and_exit_code_2(saved_model, tmp_path):
     # Only `filterviz tensorboard` passes arguments it does not know on (to TensorBoard).
     unknown = filterviz_cli("render", folder / "tiny.keras", "--logdir", "logs")
     assert unknown.returncode == 2 and "unrecognized arguments: --logdir logs" in unknown.stderr
+
+
+def test_tensorboard_starts_where_keras_backend_names_torch(tmp_path, monkeypatch):
+    """TensorFlow imports Keras; with KERAS_BACKEND=torch, Keras imports torch after TensorFlow, which
+    crashes torch's CUDA build (installed with the dev extra). `filterviz tensorboard` sets Keras' backend
+    aside: TensorBoard trains nothing."""
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Conv2D(2, 3, name="conv")])
+    model.compile("sgd", "mse")
+    x = np.zeros((4, 4, 4, 1), np.float32)
+    model.fit(x, np.zeros((4, 2, 2, 2)), verbose=0, callbacks=[filterviz.FilterLogger(tmp_path / "run")])
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    with tensorboard(tmp_path, filterviz_tensorboard=True) as server:
+        answer = server.wait_for("/data/plugin/filterviz/runs", lambda runs: runs["layers"])
+        assert [(layer["run"], layer["tag"], layer["steps"]) for layer in answer["layers"]] == [
+            ("run/filters", "filters/conv", 2)
+        ]
 
 
 def test_a_model_without_dense_or_conv2d_layers(tmp_path):

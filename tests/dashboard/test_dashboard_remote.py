@@ -31,7 +31,7 @@ def test_every_step_of_a_run_in_a_bucket_is_shown_exactly(bucket, tmp_path):
     expected = dict(logged_images(tmp_path / "local" / "filters", "filters/conv1"))
     assert sorted(expected) == STEPS
 
-    with tensorboard(url, through_fsspec=True) as server:
+    with tensorboard(url, filterviz_tensorboard=True) as server:
         answer = server.wait_for("/data/plugin/filterviz/runs", lambda runs: runs["layers"])
         (layer,) = answer["layers"]
         assert (layer["run"], layer["tag"], layer["steps"]) == ("filters", "filters/conv1", len(STEPS))

@@ -53,26 +53,26 @@ class TensorBoardServer:
         return self._log.read().decode(errors="replace")[-3000:]
 
 
-def tensorboard_command(through_fsspec: bool = False) -> list[str]:
+def tensorboard_command(filterviz_tensorboard: bool = False) -> list[str]:
     """This Python's TensorBoard, or the `tensorboard` program FILTERVIZ_TENSORBOARD names (CI tests the
     Filters tab with TensorBoard 2.16 from a second environment this way, which has no TensorFlow).
 
-    `through_fsspec`: TensorBoard reading log directories through fsspec, as it does without TensorFlow
-    (where TensorFlow is installed, `filterviz tensorboard` starts it that way): for s3:// log directories.
+    `filterviz_tensorboard`: `filterviz tensorboard` instead, which reads s3:// log directories through
+    fsspec as TensorBoard does without TensorFlow (where TensorFlow is installed, it refuses them).
     """
     other = os.environ.get("FILTERVIZ_TENSORBOARD")
     if other:
         return [other]
-    if through_fsspec:
+    if filterviz_tensorboard:
         return [sys.executable, "-m", "filterviz", "tensorboard"]
     return [sys.executable, "-m", "tensorboard.main"]
 
 
 @contextlib.contextmanager
-def tensorboard(logdir, *extra: str, through_fsspec: bool = False):
+def tensorboard(logdir, *extra: str, filterviz_tensorboard: bool = False):
     """`tensorboard --logdir LOGDIR --host 127.0.0.1 --port 0`, as a user starts it, for the with-block."""
     command = [
-        *tensorboard_command(through_fsspec),
+        *tensorboard_command(filterviz_tensorboard),
         "--logdir",
         str(logdir),
         "--host",
@@ -84,7 +84,12 @@ def tensorboard(logdir, *extra: str, through_fsspec: bool = False):
         *extra,
     ]
     log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+    # Plain TensorBoard as users start it, without Keras' backend of the tests that start it: TensorFlow
+    # imports Keras, and with the torch backend named, torch's CUDA build loaded after TensorFlow crashes
+    # the process (README, "PyTorch"). `filterviz tensorboard` takes the environment as it is.
+    plain = "tensorboard.main" in command
+    environment = {k: v for k, v in os.environ.items() if not (plain and k == "KERAS_BACKEND")}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=environment)
     try:
         yield TensorBoardServer(_address(process, log), log, process)
     finally:

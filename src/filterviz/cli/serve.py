@@ -8,13 +8,16 @@ then refuses to start ("Unsupported filename scheme 's3'"). Without TensorFlow i
 TensorBoard as it runs without TensorFlow, by TensorBoard's own switch for that (a module named
 `tensorboard.compat.notf`); the other tabs lose only what needs TensorFlow itself (its profiler, for one),
 and the Filters tab reads the store through filterviz.storage either way. Otherwise TensorBoard runs as
-usual, with TensorFlow imported quietly first (filterviz.keras.quiet): no start-up lines. Every argument
-goes to TensorBoard unchanged.
+usual, with TensorFlow imported quietly first (filterviz.keras.quiet): no start-up lines, and with Keras'
+TensorFlow backend whatever KERAS_BACKEND says: TensorFlow imports Keras, and Keras' torch backend would
+import torch after TensorFlow, which crashes torch's CUDA build (README, "PyTorch"); TensorBoard trains
+nothing. Every argument goes to TensorBoard unchanged.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sys
 import types
@@ -57,6 +60,7 @@ def run_tensorboard(arguments: list[str]) -> None:
     else:
         from filterviz.keras.quiet import import_quietly
 
+        os.environ["KERAS_BACKEND"] = "tensorflow"  # TensorFlow's own, for the Keras it imports
         with contextlib.suppress(ImportError):  # without TensorFlow, TensorBoard runs on its own stub
             import_quietly("tensorflow")
     from tensorboard import main as tensorboard_main
