@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import statistics
@@ -302,7 +303,8 @@ def mlflow_rows(x, y, count: int) -> None:
         without, _, _ = fit(model, nothing, x, y)
         for _ in range(count):
             trained = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
-            with mlflow.start_run() as run:
+            # MLflow prints the run's address as it ends: not part of the table
+            with contextlib.redirect_stdout(io.StringIO()), mlflow.start_run() as run:
                 with_it, _, _ = fit(
                     model, lambda _: [filterviz.FilterLogger(mlflow=True, every_n_steps=1)], x, y
                 )
