@@ -80,3 +80,37 @@ def test_a_log_dir_and_a_step_interval_of_ones_own(tmp_path):
 def test_a_trainer_that_reports_nowhere_is_told_before_training(tmp_path):
     with pytest.raises(ValueError, match=r"report_to=\[\]\) names none of tensorboard, wandb or mlflow"):
         train(tmp_path, filterviz.transformers.FilterCallback(), report_to="none", max_steps=1)
+
+
+def test_grids_go_to_the_wandb_and_mlflow_runs_the_trainer_reports_to(offline, monkeypatch):
+    """report_to=["wandb", "mlflow"]: the runs the Trainer's own W&B and MLflow callbacks start, which
+    exist once training begins; every grid and health value in both, at the Trainer's logging steps."""
+    import mlflow
+    import wandb
+
+    from tests.helpers.mlflow_server import metric, step_images
+    from tests.helpers.wandb_records import logged, offline_run_dir
+
+    monkeypatch.chdir(offline)  # a SQLite store puts its artifacts in ./mlruns: here
+    uri = f"sqlite:///{offline / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("WANDB_PROJECT", "filterviz-tests")
+    try:
+        callback = filterviz.transformers.FilterCallback()
+        model, weights = train(offline, callback, report_to=["wandb", "mlflow"], logging_steps=2, max_steps=4)
+    finally:
+        if wandb.run is not None:
+            wandb.run.finish()
+        if mlflow.active_run() is not None:
+            mlflow.end_run()
+    module = model.get_submodule(LAYER)
+    rows, _, axis = logged(offline_run_dir(offline), f"filters/{LAYER}")
+    assert axis == "filterviz/batch" and [step for step, _, _ in rows] == [0, 2, 4]
+    for step, image, _ in rows:
+        np.testing.assert_array_equal(image, kernel_picture(module, weights.after[step]), err_msg=step)
+    client = mlflow.MlflowClient(uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("Default").experiment_id])
+    grids = step_images(client, run.info.run_id)[f"filters/{LAYER}"]
+    assert [step for step, _, _ in grids] == [0, 2, 4]
+    np.testing.assert_array_equal(grids[-1][1], kernel_picture(module, weights.after[4]))
+    assert [step for step, _ in metric(client, run.info.run_id, f"filters/{LAYER}/dead")] == [0, 2, 4]
