@@ -2,6 +2,7 @@
 
 import dataclasses
 import doctest
+import importlib
 import re
 from pathlib import Path
 
@@ -17,7 +18,18 @@ README = (ROOT / "README.md").read_text()
 
 
 @pytest.mark.parametrize(
-    "module", [filterviz.core.renderer, filterviz.keras.rendering, filterviz.keras.callback]
+    "module",
+    [
+        filterviz.core.renderer,
+        filterviz.keras.rendering,
+        filterviz.keras.callback,
+        # filterviz.torch's modules by name: the package's `watch` and `render` are its functions
+        *(
+            importlib.import_module(f"filterviz.torch.{name}")
+            for name in ("rendering", "watch", "lightning", "transformers")
+        ),
+    ],
+    ids=lambda module: module.__name__,
 )
 def test_docstring_examples_run(module, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -58,9 +58,10 @@ class FilterLogger(WatchingCallback, Callback):
         ...     def configure_optimizers(self):
         ...         return torch.optim.SGD(self.parameters(), lr=0.1)
         >>> data = torch.utils.data.TensorDataset(torch.randn(16, 3, 8, 8), torch.arange(16) % 2)
-        >>> callback = filterviz.lightning.FilterLogger(every_n_steps=2)
+        >>> callback = filterviz.lightning.FilterLogger()  # every log_every_n_steps, as the loss
         >>> trainer = pl.Trainer(max_epochs=2, logger=pl.loggers.TensorBoardLogger("logs"),
-        ...                      callbacks=[callback], enable_progress_bar=False, enable_model_summary=False)
+        ...                      callbacks=[callback], log_every_n_steps=2, enable_progress_bar=False,
+        ...                      enable_model_summary=False)
         >>> trainer.fit(Classifier(), torch.utils.data.DataLoader(data, batch_size=4))
         >>> callback.tags
         ['filters/net.0']
