@@ -83,18 +83,20 @@ def test_a_trainer_that_reports_nowhere_is_told_before_training(tmp_path):
 
 
 def test_grids_go_to_the_wandb_and_mlflow_runs_the_trainer_reports_to(offline, monkeypatch):
-    """report_to=["wandb", "mlflow"]: the runs the Trainer's own W&B and MLflow callbacks start, which
-    exist once training begins; every grid and health value in both, at the Trainer's logging steps."""
+    """report_to=["wandb", "mlflow"]: the runs the Trainer's own W&B and MLflow callbacks log to, which
+    exist once training begins (its MLflow callback starts one; its W&B callback takes the active run, made
+    here so that W&B writes under this test's folder whatever W&B set up before in this process); every
+    grid and health value in both, at the Trainer's logging steps."""
     import mlflow
     import wandb
 
     from tests.helpers.mlflow_server import metric, step_images
-    from tests.helpers.wandb_records import logged, offline_run_dir
+    from tests.helpers.wandb_records import logged, offline_run_dir, start_run
 
     monkeypatch.chdir(offline)  # a SQLite store puts its artifacts in ./mlruns: here
     uri = f"sqlite:///{offline / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("WANDB_PROJECT", "filterviz-tests")
+    start_run(offline)
     try:
         callback = filterviz.transformers.FilterCallback()
         model, weights = train(offline, callback, report_to=["wandb", "mlflow"], logging_steps=2, max_steps=4)
