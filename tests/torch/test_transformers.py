@@ -95,7 +95,9 @@ def test_grids_go_to_the_wandb_and_mlflow_runs_the_trainer_reports_to(offline, m
 
     monkeypatch.chdir(offline)  # a SQLite store puts its artifacts in ./mlruns: here
     uri = f"sqlite:///{offline / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    # the Trainer's MLflow callback takes MLFLOW_TRACKING_URI only where no tracking URI is set in this
+    # process (an earlier test's may be): set it, as a user with several stores would
+    mlflow.set_tracking_uri(uri)
     start_run(offline)
     try:
         callback = filterviz.transformers.FilterCallback()
@@ -105,6 +107,7 @@ def test_grids_go_to_the_wandb_and_mlflow_runs_the_trainer_reports_to(offline, m
             wandb.run.finish()
         if mlflow.active_run() is not None:
             mlflow.end_run()
+        mlflow.set_tracking_uri(None)
     module = model.get_submodule(LAYER)
     rows, _, axis = logged(offline_run_dir(offline), f"filters/{LAYER}")
     assert axis == "filterviz/batch" and [step for step, _, _ in rows] == [0, 2, 4]
