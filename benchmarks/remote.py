@@ -182,7 +182,7 @@ def main() -> None:
         filterviz_row(chosen, f"s3://{bucket}/tab", proxy)
         with (
             tensorboard(local_dir) as local_server,
-            tensorboard(f"s3://{bucket}/tab", through_fsspec=True) as remote_server,
+            tensorboard(f"s3://{bucket}/tab", filterviz_tensorboard=True) as remote_server,
         ):
             wait_for_steps(local_server, TAB_STEPS)
             wait_for_steps(remote_server, TAB_STEPS)
