@@ -51,3 +51,18 @@ def choice(name: str, value: object, choices: Collection[str], message: str) -> 
     if value not in choices:
         raise ValueError(f"{name}={value!r} {message}")
     return value
+
+
+def layer_choice(layer: object, layer_type: type, types: str, empty: str) -> None:
+    """A front end's `layer=`: None, a string, a `layer_type` (the framework's layer or module class), or a
+    non-empty list or tuple of strings and `layer_type`s. `types` is the TypeError's message with {} for
+    the type given; `empty` the ValueError's for an empty list."""
+    if layer is None or isinstance(layer, str | layer_type):
+        return
+    if not isinstance(layer, list | tuple):
+        raise TypeError(types.format(type(layer).__name__))
+    if not layer:
+        raise ValueError(empty)
+    for item in layer:
+        if not isinstance(item, str | layer_type):
+            raise TypeError(types.format(type(item).__name__))

@@ -12,6 +12,7 @@ import dataclasses
 import keras
 import numpy as np
 
+from filterviz.core import validate
 from filterviz.keras.dataflow import Flow, Found, flow, sublayers, tracked
 from filterviz.keras.kernels import SUPPORTED, SUPPORTED_NAMES, kernel_variable, owns_kernel
 from filterviz.pipeline.steps import all_layers_that_fit
@@ -201,15 +202,8 @@ LAYER_TYPES = "layer must be a layer name, a path, a Keras layer, a list of them
 def check_layer_choice(layer: object) -> None:
     """FilterLogger's `layer` argument has a type it can use: checked when the callback is made, while
     whether the model has such a layer can only be checked when training starts."""
-    if layer is None or isinstance(layer, str | keras.layers.Layer):
-        return
-    if not isinstance(layer, list | tuple):
-        raise TypeError(LAYER_TYPES.format(type(layer).__name__))
-    if not layer:
-        raise ValueError("layer=[] names no layer: give at least one name, path or layer, or layer=None.")
-    for item in layer:
-        if not isinstance(item, str | keras.layers.Layer):
-            raise TypeError(LAYER_TYPES.format(type(item).__name__))
+    empty = "layer=[] names no layer: give at least one name, path or layer, or layer=None."
+    validate.layer_choice(layer, keras.layers.Layer, LAYER_TYPES, empty)
 
 
 LayerChoice = str | keras.layers.Layer | None | list | tuple

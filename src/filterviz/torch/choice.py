@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from filterviz.core import patches
+from filterviz.core import patches, validate
 from filterviz.pipeline.steps import all_layers_that_fit
 from filterviz.torch.kernels import SUPPORTED_NAMES, UNDRAWABLE, is_drawn
 
@@ -56,15 +56,8 @@ def check_model(model: object, owner: str) -> nn.Module:
 
 def check_layer_choice(layer: object) -> None:
     """`layer=` has a type filterviz can use (checked when the front end is made)."""
-    if layer is None or isinstance(layer, str | nn.Module):
-        return
-    if not isinstance(layer, list | tuple):
-        raise TypeError(LAYER_TYPES.format(type(layer).__name__))
-    if not layer:
-        raise ValueError("layer=[] names no layer: give at least one path or module, or layer=None.")
-    for item in layer:
-        if not isinstance(item, str | nn.Module):
-            raise TypeError(LAYER_TYPES.format(type(item).__name__))
+    empty = "layer=[] names no layer: give at least one path or module, or layer=None."
+    validate.layer_choice(layer, nn.Module, LAYER_TYPES, empty)
 
 
 def paths_of(model: nn.Module) -> dict[int, str]:
